@@ -1,0 +1,3 @@
+"""posedy: Dynamic Convolution for top-down human pose estimation."""
+
+__version__ = "0.1.0"
