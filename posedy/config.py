@@ -1,0 +1,353 @@
+"""Typed experiment configuration.
+
+Frozen dataclasses loaded from YAML with ``yaml.safe_load``. Unknown keys, wrong types and
+invalid values fail at load time with the key's dotted path and the valid choices. Only
+``build_*`` functions and ``tools/`` read a config; everything else takes explicit arguments.
+"""
+
+import dataclasses
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+
+class ConfigError(ValueError):
+    """A configuration problem; the message names the file (when known) and the dotted key."""
+
+
+BACKBONES = ("mobilenet_v2", "mobilenet_v3_small", "resnet18", "resnet10")
+HEADS = ("deconv", "upsample_bneck")
+MOBILENET_V2_WIDTHS = (1.0, 0.75, 0.5, 0.35)
+
+
+@dataclass(frozen=True)
+class BackboneConfig:
+    name: str
+    width_mult: float = 1.0
+    depth_mult: float = 1.0
+    dynamic: bool = False
+    num_kernels: int = 4
+    # MobileNetV3-Small: keep squeeze-and-excitation (Table 7).
+    se: bool = True
+    # MobileNetV2: which convolutions of each bottleneck are dynamic (Table 5: C1 expand,
+    # C2 depthwise, C3 project).
+    dynamic_positions: tuple = ("expand", "depthwise", "project")
+
+    def validate(self, path: str) -> None:
+        _choice(f"{path}.name", self.name, BACKBONES)
+        if self.name == "mobilenet_v2":
+            _choice(f"{path}.width_mult", self.width_mult, MOBILENET_V2_WIDTHS)
+        elif self.width_mult != 1.0:
+            raise ConfigError(f"{path}.width_mult: {self.name} supports only 1.0, got {self.width_mult}")
+        if not 0.0 < self.depth_mult <= 1.0:
+            raise ConfigError(f"{path}.depth_mult: must be in (0, 1], got {self.depth_mult}")
+        if self.num_kernels < 1:
+            raise ConfigError(f"{path}.num_kernels: must be >= 1, got {self.num_kernels}")
+        for pos in self.dynamic_positions:
+            _choice(f"{path}.dynamic_positions", pos, ("expand", "depthwise", "project"))
+
+
+@dataclass(frozen=True)
+class HeadConfig:
+    name: str
+    dynamic: bool = False
+    num_kernels: int = 4
+
+    def validate(self, path: str) -> None:
+        _choice(f"{path}.name", self.name, HEADS)
+        if self.num_kernels < 1:
+            raise ConfigError(f"{path}.num_kernels: must be >= 1, got {self.num_kernels}")
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    backbone: BackboneConfig
+    head: HeadConfig
+    num_joints: int = 17
+    # Softmax temperature the dynamic layers start with (the paper's pose setting is 30).
+    temperature: float = 30.0
+    attention: str = "softmax"
+
+    def validate(self, path: str) -> None:
+        self.backbone.validate(f"{path}.backbone")
+        self.head.validate(f"{path}.head")
+        if self.num_joints < 1:
+            raise ConfigError(f"{path}.num_joints: must be >= 1, got {self.num_joints}")
+        if self.temperature <= 0:
+            raise ConfigError(f"{path}.temperature: must be positive, got {self.temperature}")
+        _choice(f"{path}.attention", self.attention, ("softmax", "sigmoid"))
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    root: str = "data/coco"
+    train_ann: str = "annotations/person_keypoints_train2017.json"
+    val_ann: str = "annotations/person_keypoints_val2017.json"
+    train_images: str = "images/train2017"
+    val_images: str = "images/val2017"
+    det_file: str = "person_detection_results/COCO_val2017_detections_AP_H_56_person.json"
+    # Crop and heatmap sizes are (w, h).
+    image_size: tuple = (192, 256)
+    heatmap_size: tuple = (48, 64)
+    sigma: float = 2.0
+    box_padding: float = 1.25
+    scale_factor: float = 0.35
+    rotation_factor: float = 45.0
+    rotation_prob: float = 0.6
+    flip: bool = True
+    flip_prob: float = 0.5
+    half_body_prob: float = 0.3
+    half_body_min_joints: int = 8
+    upper_body_prob: float = 0.7
+    photometric: bool = False
+    use_joint_weights: bool = False
+    num_workers: int = 2
+    skip_corrupt_images: bool = False
+
+    def validate(self, path: str) -> None:
+        for key in ("image_size", "heatmap_size"):
+            size = getattr(self, key)
+            if len(size) != 2 or any((not isinstance(v, int)) or v <= 0 for v in size):
+                raise ConfigError(f"{path}.{key}: must be two positive integers (w, h), got {list(size)}")
+        if self.image_size[0] * self.heatmap_size[1] != self.image_size[1] * self.heatmap_size[0]:
+            raise ConfigError(f"{path}.heatmap_size: {list(self.heatmap_size)} does not have the aspect "
+                              f"ratio of image_size {list(self.image_size)}")
+        for key in ("sigma", "box_padding"):
+            if getattr(self, key) <= 0:
+                raise ConfigError(f"{path}.{key}: must be positive, got {getattr(self, key)}")
+        for key in ("rotation_prob", "flip_prob", "half_body_prob", "upper_body_prob"):
+            if not 0.0 <= getattr(self, key) <= 1.0:
+                raise ConfigError(f"{path}.{key}: must be a probability in [0, 1], got {getattr(self, key)}")
+        for key in ("scale_factor", "rotation_factor"):
+            if getattr(self, key) < 0:
+                raise ConfigError(f"{path}.{key}: must be >= 0, got {getattr(self, key)}")
+        if self.num_workers < 0:
+            raise ConfigError(f"{path}.num_workers: must be >= 0, got {self.num_workers}")
+
+    def resolve(self, key: str) -> Path:
+        """Path of ``key`` (e.g. ``"val_ann"``) joined to ``root`` unless it is absolute."""
+        value = Path(getattr(self, key))
+        return value if value.is_absolute() else Path(self.root) / value
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    epochs: int = 210
+    batch_size: int = 32
+    optimizer: str = "adam"
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    momentum: float = 0.9
+    lr_steps: tuple = (170, 200)
+    lr_factor: float = 0.1
+    # Temperature schedule: "constant" keeps model.temperature; "linear" anneals from
+    # model.temperature to tau_end over tau_anneal_epochs, per iteration (Section 4.2).
+    tau_schedule: str = "constant"
+    tau_end: float = 1.0
+    tau_anneal_epochs: float = 10.0
+    use_target_weight: bool = True
+    ohkm: bool = False
+    ohkm_topk: int = 8
+    val_interval: int = 10
+    checkpoint_interval_iters: int = 0
+    log_interval: int = 50
+    seed: int = 0
+    deterministic: bool = False
+    amp: bool = False
+    channels_last: bool = False
+    sync_bn: bool = False
+    max_iters_per_epoch: int = 0
+
+    def validate(self, path: str) -> None:
+        for key in ("epochs", "batch_size"):
+            if getattr(self, key) < 1:
+                raise ConfigError(f"{path}.{key}: must be >= 1, got {getattr(self, key)}")
+        _choice(f"{path}.optimizer", self.optimizer, ("adam", "adamw", "sgd"))
+        _choice(f"{path}.tau_schedule", self.tau_schedule, ("constant", "linear"))
+        if self.lr <= 0:
+            raise ConfigError(f"{path}.lr: must be positive, got {self.lr}")
+        if list(self.lr_steps) != sorted(self.lr_steps):
+            raise ConfigError(f"{path}.lr_steps: must be increasing, got {list(self.lr_steps)}")
+        if self.tau_end <= 0:
+            raise ConfigError(f"{path}.tau_end: must be positive, got {self.tau_end}")
+        for key in ("ohkm_topk", "val_interval"):
+            if getattr(self, key) < 1:
+                raise ConfigError(f"{path}.{key}: must be >= 1, got {getattr(self, key)}")
+        for key in ("checkpoint_interval_iters", "max_iters_per_epoch", "log_interval"):
+            if getattr(self, key) < 0:
+                raise ConfigError(f"{path}.{key}: must be >= 0, got {getattr(self, key)}")
+
+
+@dataclass(frozen=True)
+class TestConfig:
+    batch_size: int = 32
+    flip: bool = True
+    shift_heatmap: bool = True
+    post_process: str = "quarter"
+    use_gt_boxes: bool = False
+    det_score_thr: float = 0.0
+    keypoint_score_thr: float = 0.2
+    oks_thr: float = 0.9
+
+    def validate(self, path: str) -> None:
+        if self.batch_size < 1:
+            raise ConfigError(f"{path}.batch_size: must be >= 1, got {self.batch_size}")
+        _choice(f"{path}.post_process", self.post_process, ("quarter", "dark", "argmax"))
+        for key in ("det_score_thr", "keypoint_score_thr", "oks_thr"):
+            if not 0.0 <= getattr(self, key) <= 1.0:
+                raise ConfigError(f"{path}.{key}: must be in [0, 1], got {getattr(self, key)}")
+
+
+@dataclass(frozen=True)
+class ExperimentConfig:
+    model: ModelConfig
+    name: str = "experiment"
+    data: DataConfig = field(default_factory=DataConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    test: TestConfig = field(default_factory=TestConfig)
+
+    def validate(self, path: str = "") -> None:
+        self.model.validate("model")
+        self.data.validate("data")
+        self.train.validate("train")
+        self.test.validate("test")
+        # The heads upsample the stride-32 backbone output by 8 (three x2 stages).
+        expected = (self.data.image_size[0] // 4, self.data.image_size[1] // 4)
+        if tuple(self.data.heatmap_size) != expected:
+            raise ConfigError(f"data.heatmap_size: {list(self.data.heatmap_size)} does not match the head's "
+                              f"output {list(expected)} for image_size {list(self.data.image_size)} (stride 4)")
+
+
+def _choice(path: str, value, valid) -> None:
+    if value not in valid:
+        raise ConfigError(f"{path}: {value!r} is not one of {', '.join(map(str, valid))}")
+
+
+def _convert(value, annotation, path: str):
+    """Check ``value`` against a field annotation, converting lists to tuples."""
+    if dataclasses.is_dataclass(annotation):
+        return _from_dict(annotation, value, path)
+    if annotation is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{path}: expected a boolean, got {type(value).__name__} {value!r}")
+        return value
+    if annotation is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{path}: expected an integer, got {type(value).__name__} {value!r}")
+        return value
+    if annotation is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{path}: expected a number, got {type(value).__name__} {value!r}")
+        return float(value)
+    if annotation is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{path}: expected a string, got {type(value).__name__} {value!r}")
+        return value
+    if annotation is tuple:
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{path}: expected a list, got {type(value).__name__} {value!r}")
+        for item in value:
+            if isinstance(item, (dict, list)):
+                raise ConfigError(f"{path}: expected a list of scalars, got {value!r}")
+        return tuple(value)
+    raise ConfigError(f"{path}: unsupported annotation {annotation!r}")
+
+
+def _from_dict(cls, data, path: str):
+    if not isinstance(data, dict):
+        where = path or "top level"
+        raise ConfigError(f"{where}: expected a mapping, got {type(data).__name__}")
+    hints = typing.get_type_hints(cls)
+    names = [f.name for f in dataclasses.fields(cls)]
+    kwargs = {}
+    for key, value in data.items():
+        dotted = f"{path}.{key}" if path else str(key)
+        if key not in names:
+            raise ConfigError(f"{dotted}: unknown key; valid keys: {', '.join(names)}")
+        kwargs[key] = _convert(value, hints[key], dotted)
+    for f in dataclasses.fields(cls):
+        required = f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+        if required and f.name not in kwargs:
+            dotted = f"{path}.{f.name}" if path else f.name
+            raise ConfigError(f"{dotted}: required field missing")
+    return cls(**kwargs)
+
+
+def _set_dotted(tree: dict, dotted: str, value) -> None:
+    parts = dotted.split(".")
+    node = tree
+    for part in parts[:-1]:
+        child = node.setdefault(part, {})
+        if not isinstance(child, dict):
+            raise ConfigError(f"{dotted}: {part} is not a section")
+        node = child
+    node[parts[-1]] = value
+
+
+def parse_override(text: str):
+    """``"train.lr=0.01"`` -> ``("train.lr", 0.01)``; the value is parsed as YAML."""
+    if "=" not in text:
+        raise ConfigError(f"override {text!r}: expected KEY=VALUE with a dotted key")
+    key, raw = text.split("=", 1)
+    try:
+        value = yaml.safe_load(raw) if raw != "" else ""
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"override {text!r}: value is not valid YAML ({exc.__class__.__name__})") from None
+    return key.strip(), value
+
+
+def config_from_dict(data: dict, overrides=()) -> ExperimentConfig:
+    """Build and validate an ExperimentConfig from a plain dict plus ``KEY=VALUE`` overrides."""
+    tree = dict(data or {})
+    tree = yaml.safe_load(yaml.safe_dump(tree))  # deep copy of plain data
+    for text in overrides:
+        key, value = parse_override(text)
+        _set_dotted(tree, key, value)
+    cfg = _from_dict(ExperimentConfig, tree, "")
+    cfg.validate()
+    return cfg
+
+
+def load_experiment(path, overrides=()) -> ExperimentConfig:
+    """Load an experiment YAML, apply dotted overrides, validate.
+
+    Raises:
+        ConfigError: one line naming the file and the problem.
+    """
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such file") from None
+    except (IsADirectoryError, PermissionError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read ({exc.__class__.__name__})") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        raise ConfigError(f"{path}: not valid YAML{where}") from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a YAML mapping at the top level, got {type(data).__name__}")
+    try:
+        return config_from_dict(data, overrides)
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+
+
+def config_to_dict(cfg) -> dict:
+    """Plain nested dict (lists for tuples), suitable for YAML/JSON and checkpoints."""
+    return _asdict(cfg)
+
+
+def _asdict(obj):
+    if dataclasses.is_dataclass(obj):
+        return {f.name: _asdict(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+    if isinstance(obj, tuple):
+        return [_asdict(v) for v in obj]
+    return obj
+

@@ -1,0 +1,1 @@
+"""Top-down COCO data: records, geometry, augmentation, heatmap codec, datasets."""

@@ -1,0 +1,183 @@
+"""Gaussian heatmap codec: encoding and decoding side by side.
+
+A joint at crop pixel ``p`` sits at heatmap coordinate ``p / stride`` with
+``stride = image_size / heatmap_size`` (4 for 256x192 -> 64x48), and decoding inverts it.
+The Gaussian is centred at the exact sub-pixel location (HRNet rounds it to an integer
+first, which costs up to half a heatmap pixel before any decoding), so the argmax is the
+nearest pixel and the quarter offset brings the round trip within a quarter pixel.
+"""
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+
+def encode_heatmaps(keypoints, visible, image_size, heatmap_size, sigma: float):
+    """Gaussian heatmap targets and per-joint weights.
+
+    Args:
+        keypoints: (K, 2) crop-pixel ``(x, y)``.
+        visible: (K,) truthy where the joint is labelled.
+        image_size: crop ``(w, h)``; heatmap_size: ``(w, h)``; sigma: in heatmap pixels.
+    Returns:
+        heatmaps: (K, H, W) float32 in [0, 1]; target_weight: (K,) float32, 0 for an
+        unlabelled joint or one whose 3-sigma window misses the heatmap (HRNet's rule).
+    """
+    if sigma <= 0:
+        raise ValueError(f"sigma must be positive, got {sigma}")
+    kps = np.asarray(keypoints, dtype=np.float64)
+    hm_w, hm_h = int(heatmap_size[0]), int(heatmap_size[1])
+    stride = np.array([image_size[0] / hm_w, image_size[1] / hm_h])
+    mu = kps / stride
+    weight = (np.asarray(visible, dtype=np.float64) > 0).astype(np.float32)
+    radius = 3.0 * sigma
+    outside = ((mu[:, 0] + radius < 0) | (mu[:, 1] + radius < 0)
+               | (mu[:, 0] - radius >= hm_w) | (mu[:, 1] - radius >= hm_h))
+    weight[outside] = 0.0
+    xs = np.arange(hm_w, dtype=np.float64)
+    ys = np.arange(hm_h, dtype=np.float64)
+    gx = np.exp(-((xs[None, :] - mu[:, 0:1]) ** 2) / (2.0 * sigma ** 2))
+    gy = np.exp(-((ys[None, :] - mu[:, 1:2]) ** 2) / (2.0 * sigma ** 2))
+    heatmaps = (gy[:, :, None] * gx[:, None, :]).astype(np.float32)
+    heatmaps *= weight[:, None, None]
+    return heatmaps, weight
+
+
+def get_heatmap_maximum(heatmaps):
+    """Integer argmax per heatmap.
+
+    Args:
+        heatmaps: (N, K, H, W) float.
+    Returns:
+        coords: (N, K, 2) float32 ``(x, y)``, -1 where the maximum is not positive;
+        maxvals: (N, K) float32.
+    """
+    hms = np.asarray(heatmaps)
+    n, k, h, w = hms.shape
+    flat = hms.reshape(n, k, h * w)
+    idx = flat.argmax(axis=2)
+    maxvals = np.take_along_axis(flat, idx[..., None], axis=2)[..., 0].astype(np.float32)
+    coords = np.stack([idx % w, idx // w], axis=-1).astype(np.float32)
+    coords[maxvals <= 0] = -1
+    return coords, maxvals
+
+
+def refine_quarter_offset(heatmaps, coords):
+    """Move each peak a quarter pixel toward its higher neighbour, per axis.
+
+    An axis is refined only where the peak has a neighbour on both sides of it.
+
+    Args:
+        heatmaps: (N, K, H, W); coords: (N, K, 2) integer-valued peaks.
+    Returns:
+        (N, K, 2) float32 refined coordinates.
+    """
+    hms = np.asarray(heatmaps)
+    n, k, h, w = hms.shape
+    out = np.asarray(coords, dtype=np.float32).copy()
+    px = out[..., 0].astype(np.int64)
+    py = out[..., 1].astype(np.int64)
+    flat = hms.reshape(n * k, h * w)
+    rows = np.arange(n * k)
+    px_f, py_f = px.reshape(-1), py.reshape(-1)
+    ok_x = (px_f > 0) & (px_f < w - 1) & (py_f >= 0)
+    ok_y = (py_f > 0) & (py_f < h - 1) & (px_f >= 0)
+    xr, xl = np.clip(px_f + 1, 0, w - 1), np.clip(px_f - 1, 0, w - 1)
+    yd, yu = np.clip(py_f + 1, 0, h - 1), np.clip(py_f - 1, 0, h - 1)
+    pyc, pxc = np.clip(py_f, 0, h - 1), np.clip(px_f, 0, w - 1)
+    dx = flat[rows, pyc * w + xr] - flat[rows, pyc * w + xl]
+    dy = flat[rows, yd * w + pxc] - flat[rows, yu * w + pxc]
+    shift = np.stack([np.where(ok_x, np.sign(dx), 0.0), np.where(ok_y, np.sign(dy), 0.0)], -1)
+    return (out.reshape(-1, 2) + 0.25 * shift).reshape(n, k, 2).astype(np.float32)
+
+
+def refine_dark(heatmaps, coords, kernel: int = 11):
+    """Distribution-aware refinement (DARK, Zhang et al. CVPR 2020).
+
+    Smooths each heatmap with a Gaussian (rescaled to keep its maximum), takes logs, and
+    moves the peak by one Newton step of the second-order Taylor expansion.
+
+    Args:
+        heatmaps: (N, K, H, W); coords: (N, K, 2) integer-valued peaks; kernel: odd blur size.
+    Returns:
+        (N, K, 2) float32 refined coordinates.
+    """
+    hms = np.asarray(heatmaps, dtype=np.float32).copy()
+    n, k, h, w = hms.shape
+    out = np.asarray(coords, dtype=np.float64).copy()
+    border = (kernel - 1) // 2
+    for i in range(n):
+        for j in range(k):
+            origin_max = hms[i, j].max()
+            padded = np.zeros((h + 2 * border, w + 2 * border), dtype=np.float32)
+            padded[border:-border, border:-border] = hms[i, j]
+            padded = cv2.GaussianBlur(padded, (kernel, kernel), 0)
+            blurred = padded[border:-border, border:-border]
+            if blurred.max() > 0:
+                blurred = blurred * (origin_max / blurred.max())
+            hms[i, j] = blurred
+    logh = np.log(np.maximum(hms, 1e-10))
+    for i in range(n):
+        for j in range(k):
+            px, py = int(out[i, j, 0]), int(out[i, j, 1])
+            if not (1 < px < w - 2 and 1 < py < h - 2):
+                continue
+            hm = logh[i, j]
+            dx = 0.5 * (hm[py, px + 1] - hm[py, px - 1])
+            dy = 0.5 * (hm[py + 1, px] - hm[py - 1, px])
+            dxx = 0.25 * (hm[py, px + 2] - 2 * hm[py, px] + hm[py, px - 2])
+            dyy = 0.25 * (hm[py + 2, px] - 2 * hm[py, px] + hm[py - 2, px])
+            dxy = 0.25 * (hm[py + 1, px + 1] - hm[py - 1, px + 1]
+                          - hm[py + 1, px - 1] + hm[py - 1, px - 1])
+            det = dxx * dyy - dxy ** 2
+            if det == 0:
+                continue
+            hess_inv = np.array([[dyy, -dxy], [-dxy, dxx]]) / det
+            out[i, j] -= hess_inv @ np.array([dx, dy])
+    return out.astype(np.float32)
+
+
+def decode_heatmaps(heatmaps, method: str = "quarter", dark_kernel: int = 11):
+    """Joint locations in heatmap coordinates and their scores.
+
+    Args:
+        heatmaps: (N, K, H, W) float.
+        method: ``"quarter"`` (HRNet/SimpleBaseline), ``"dark"`` or ``"argmax"``.
+    Returns:
+        coords: (N, K, 2) float32 heatmap ``(x, y)``; maxvals: (N, K) float32 joint scores.
+    """
+    coords, maxvals = get_heatmap_maximum(heatmaps)
+    if method == "quarter":
+        coords = refine_quarter_offset(heatmaps, coords)
+    elif method == "dark":
+        coords = refine_dark(heatmaps, coords, dark_kernel)
+    elif method != "argmax":
+        raise ValueError(f"unknown decoding method {method!r}; valid: argmax, dark, quarter")
+    return coords, maxvals
+
+
+@dataclass(frozen=True)
+class HeatmapCodec:
+    """Encode crop keypoints to heatmaps and decode heatmaps back to crop keypoints.
+
+    ``image_size`` and ``heatmap_size`` are ``(w, h)``; ``sigma`` is in heatmap pixels.
+    """
+
+    image_size: tuple
+    heatmap_size: tuple
+    sigma: float = 2.0
+
+    @property
+    def stride(self) -> np.ndarray:
+        return np.array([self.image_size[0] / self.heatmap_size[0],
+                         self.image_size[1] / self.heatmap_size[1]], dtype=np.float32)
+
+    def encode(self, keypoints, visible):
+        """keypoints: (K, 2) crop px -> heatmaps (K, H, W) float32, target_weight (K,)."""
+        return encode_heatmaps(keypoints, visible, self.image_size, self.heatmap_size, self.sigma)
+
+    def decode(self, heatmaps, method: str = "quarter"):
+        """heatmaps: (N, K, H, W) -> crop-pixel coords (N, K, 2) float32, scores (N, K)."""
+        coords, maxvals = decode_heatmaps(heatmaps, method)
+        return coords * self.stride, maxvals

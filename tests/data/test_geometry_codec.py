@@ -1,0 +1,78 @@
+import numpy as np
+import pytest
+
+from posedy.data.codec import HeatmapCodec, decode_heatmaps, encode_heatmaps, refine_quarter_offset
+from posedy.data.geometry import (apply_affine, box_to_center_scale, get_affine_transform,
+                                  heatmap_to_image, invert_affine)
+
+
+def test_box_to_center_scale_widens_tall_box():
+    center, scale = box_to_center_scale((10, 20, 30, 80), aspect_ratio=0.75, padding=1.25)
+    np.testing.assert_allclose(center, [25.0, 60.0])
+    np.testing.assert_allclose(scale, [60.0 * 1.25, 80.0 * 1.25])
+
+
+def test_box_to_center_scale_heightens_wide_box():
+    _, scale = box_to_center_scale((0, 0, 90, 30), aspect_ratio=0.75, padding=1.0)
+    np.testing.assert_allclose(scale, [90.0, 120.0])
+
+
+def test_affine_maps_center_and_corners():
+    mat = get_affine_transform((100.0, 50.0), (96.0, 128.0), 0.0, (192, 256))
+    np.testing.assert_allclose(apply_affine([[100.0, 50.0]], mat), [[96.0, 128.0]])
+    np.testing.assert_allclose(apply_affine([[52.0, -14.0]], mat), [[0.0, 0.0]])
+
+
+def test_affine_rotation_90_degrees():
+    mat = get_affine_transform((0.0, 0.0), (10.0, 10.0), 90.0, (10, 10))
+    # Counter-clockwise on screen (y down): a point to the right moves up.
+    np.testing.assert_allclose(apply_affine([[1.0, 0.0]], mat), [[5.0, 4.0]], atol=1e-12)
+
+
+def test_affine_flip_and_inverse_round_trip():
+    mat = get_affine_transform((30.0, 40.0), (48.0, 64.0), 17.0, (192, 256), flip=True)
+    pts = np.array([[3.0, 4.0], [100.0, -7.5]])
+    back = apply_affine(apply_affine(pts, mat), invert_affine(mat))
+    np.testing.assert_allclose(back, pts, atol=1e-9)
+    flat = get_affine_transform((30.0, 40.0), (48.0, 64.0), 0.0, (192, 256), flip=True)
+    np.testing.assert_allclose(apply_affine([[30.0, 40.0]], flat), [[95.0, 128.0]])
+
+
+def test_heatmap_to_image_matches_inverse_affine():
+    center, scale = np.array([[120.0, 80.0]]), np.array([[75.0, 100.0]])
+    coords = np.array([[[10.25, 33.5], [0.0, 0.0]]])
+    inv = get_affine_transform(center[0], scale[0], 0.0, (48, 64), inv=True)
+    np.testing.assert_allclose(heatmap_to_image(coords, center, scale, (48, 64)),
+                               apply_affine(coords, inv), atol=1e-9)
+
+
+def test_encode_weights_and_peak():
+    kps = np.array([[40.0, 80.0], [-100.0, 10.0], [8.0, 8.0]])
+    hms, w = encode_heatmaps(kps, [2, 2, 0], (192, 256), (48, 64), 2.0)
+    assert hms.shape == (3, 64, 48) and hms.dtype == np.float32
+    np.testing.assert_array_equal(w, [1.0, 0.0, 0.0])
+    assert hms[0, 20, 10] == pytest.approx(1.0)
+    assert hms[0, 20, 11] == pytest.approx(np.exp(-1 / 8))
+    assert hms[1].max() == 0 and hms[2].max() == 0
+
+
+def test_quarter_offset_hand_worked():
+    hm = np.zeros((1, 1, 5, 5), dtype=np.float32)
+    hm[0, 0, 2, 2] = 1.0
+    hm[0, 0, 2, 3] = 0.5
+    hm[0, 0, 1, 2] = 0.2
+    out = refine_quarter_offset(hm, np.array([[[2.0, 2.0]]]))
+    np.testing.assert_allclose(out, [[[2.25, 1.75]]])
+
+
+@pytest.mark.parametrize("method,tol", [("quarter", 0.25), ("dark", 0.05)])
+def test_codec_round_trip(method, tol):
+    rng = np.random.default_rng(0)
+    codec = HeatmapCodec((192, 256), (48, 64), 2.0)
+    # DARK's blur is exact only away from the border, so keep joints 6 heatmap px inside.
+    kps = rng.uniform([24, 24], [168, 232], size=(17, 2))
+    hms, w = codec.encode(kps, np.ones(17))
+    coords, scores = decode_heatmaps(hms[None], method)
+    err = np.abs(coords[0] - kps / 4.0)
+    assert err.max() <= tol + 1e-6
+    np.testing.assert_allclose(scores[0], hms.reshape(17, -1).max(1))
