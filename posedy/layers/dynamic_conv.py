@@ -1,0 +1,231 @@
+"""Dynamic convolution: K kernels aggregated per sample by attention (Chen et al., CVPR 2020).
+
+``DynamicConv2d`` keeps ``nn.Conv2d``'s constructor and one-argument ``forward`` so it drops
+into ``nn.Sequential`` and any block that takes a conv layer. Its attention branch is the
+paper's Figure 3: global average pool -> FC (C_in -> C_in/4) -> ReLU -> FC (-> K) ->
+softmax(z / tau). The aggregated kernel and bias are ``sum_k pi_k W_k`` and ``sum_k pi_k b_k``.
+"""
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+INSPECTION_MODES = ("attention", "average", "max", "shuffle_kernels", "shuffle_images")
+ATTENTION_KINDS = ("softmax", "sigmoid")
+
+
+def _pair(value):
+    return tuple(value) if isinstance(value, (tuple, list)) else (value, value)
+
+
+class KernelAttention(nn.Module):
+    """Attention over K kernels: pool -> FC -> ReLU -> FC -> softmax(z / tau) (or sigmoid).
+
+    Args:
+        in_channels: C_in of the input feature map.
+        num_kernels: K.
+        reduction: hidden width is ``max(C_in // reduction, min_hidden)``.
+    Shapes: ``x`` (N, C_in, H, W) -> (N, K) float.
+    """
+
+    def __init__(self, in_channels: int, num_kernels: int, reduction: int = 4,
+                 min_hidden: int = 4, attention: str = "softmax"):
+        super().__init__()
+        if attention not in ATTENTION_KINDS:
+            raise ValueError(f"attention must be one of {ATTENTION_KINDS}, got {attention!r}")
+        hidden = max(in_channels // reduction, min_hidden)
+        self.fc1 = nn.Linear(in_channels, hidden)
+        self.fc2 = nn.Linear(hidden, num_kernels)
+        self.attention = attention
+
+    def logits(self, pooled: torch.Tensor) -> torch.Tensor:
+        """pooled: (N, C_in) -> z: (N, K)."""
+        return self.fc2(F.relu(self.fc1(pooled)))
+
+    def forward(self, x: torch.Tensor, temperature: torch.Tensor) -> torch.Tensor:
+        pooled = x.mean(dim=(2, 3))
+        z = self.logits(pooled)
+        if self.attention == "sigmoid":
+            return torch.sigmoid(z)
+        return torch.softmax(z / temperature, dim=1)
+
+
+class DynamicConv2d(nn.Module):
+    """Drop-in replacement for ``nn.Conv2d`` with K attention-weighted kernels.
+
+    Args: as ``nn.Conv2d`` (in_channels, out_channels, kernel_size, stride, padding,
+    dilation, groups, bias), plus
+        num_kernels: K (default 4).
+        temperature: initial softmax temperature tau (default 30), kept in a buffer.
+        reduction: attention hidden width is C_in / reduction (default 4).
+        attention: ``"softmax"`` (the paper) or ``"sigmoid"`` (CondConv, no sum-to-one).
+    Attributes:
+        weight: (K, C_out, C_in / groups, kh, kw); bias: (K, C_out) or None.
+        mode: inspection mode (Tables 3 and 4): ``"attention"`` (default), ``"average"``,
+            ``"max"`` (argmax kernel), ``"shuffle_kernels"`` (attention permuted over kernels
+            per image), ``"shuffle_images"`` (attention of another image in the batch).
+        record_attention: when True, ``last_attention`` holds the (N, K) attention used.
+    Shapes: (N, C_in, H, W) -> (N, C_out, H_out, W_out).
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0,
+                 dilation=1, groups: int = 1, bias: bool = True, *, num_kernels: int = 4,
+                 temperature: float = 30.0, reduction: int = 4, attention: str = "softmax"):
+        super().__init__()
+        if in_channels % groups or out_channels % groups:
+            raise ValueError(f"in_channels ({in_channels}) and out_channels ({out_channels}) "
+                             f"must be divisible by groups ({groups})")
+        if num_kernels < 1:
+            raise ValueError(f"num_kernels must be >= 1, got {num_kernels}")
+        if isinstance(padding, str):
+            raise ValueError("string padding is not supported; pass integers")
+        self.in_channels = in_channels
+        self.out_channels = out_channels
+        self.kernel_size = _pair(kernel_size)
+        self.stride = _pair(stride)
+        self.padding = _pair(padding)
+        self.dilation = _pair(dilation)
+        self.groups = groups
+        self.num_kernels = num_kernels
+        self.padding_mode = "zeros"
+        self.transposed = False
+        self.output_padding = (0, 0)
+        self.weight = nn.Parameter(torch.empty(num_kernels, out_channels, in_channels // groups,
+                                               *self.kernel_size))
+        self.bias = nn.Parameter(torch.empty(num_kernels, out_channels)) if bias else None
+        self.attention = KernelAttention(in_channels, num_kernels, reduction, attention=attention)
+        self.register_buffer("temperature", torch.tensor(float(temperature)))
+        self.mode = "attention"
+        self.record_attention = False
+        self.last_attention = None
+        self._generator = None
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        # Each kernel gets nn.Conv2d's own initialisation with the fan of one kernel; the
+        # fan of the 5-D tensor would be K times too large along dim 1.
+        fan_in = (self.in_channels // self.groups) * self.kernel_size[0] * self.kernel_size[1]
+        for k in range(self.num_kernels):
+            nn.init.kaiming_uniform_(self.weight[k], a=math.sqrt(5))
+        if self.bias is not None:
+            bound = 1.0 / math.sqrt(fan_in)
+            nn.init.uniform_(self.bias, -bound, bound)
+
+    def set_temperature(self, tau: float) -> None:
+        if tau <= 0:
+            raise ValueError(f"temperature must be positive, got {tau}")
+        self.temperature.fill_(float(tau))
+
+    def set_mode(self, mode: str, generator: torch.Generator = None) -> None:
+        """Switch the inspection mode; ``generator`` seeds the shuffle modes."""
+        if mode not in INSPECTION_MODES:
+            raise ValueError(f"mode must be one of {INSPECTION_MODES}, got {mode!r}")
+        self.mode = mode
+        self._generator = generator
+
+    def compute_attention(self, x: torch.Tensor) -> torch.Tensor:
+        """Attention actually used for aggregation under the current mode: (N, K)."""
+        n = x.shape[0]
+        k = self.num_kernels
+        if self.mode == "average":
+            pi = x.new_full((n, k), 1.0 / k)
+        else:
+            pi = self.attention(x, self.temperature)
+            if self.mode == "max":
+                pi = F.one_hot(pi.argmax(dim=1), k).to(pi.dtype)
+            elif self.mode == "shuffle_kernels":
+                perms = torch.stack([_derangement(k, self._generator) for _ in range(n)])
+                pi = torch.gather(pi, 1, perms.to(pi.device))
+            elif self.mode == "shuffle_images" and n > 1:
+                pi = pi[_derangement(n, self._generator).to(pi.device)]
+        if self.record_attention:
+            self.last_attention = pi.detach()
+        return pi
+
+    def aggregate(self, pi: torch.Tensor):
+        """Per-sample kernels from attention with one matrix product.
+
+        Args:
+            pi: (N, K).
+        Returns:
+            weight: (N, C_out, C_in / groups, kh, kw); bias: (N, C_out) or None.
+        """
+        n = pi.shape[0]
+        weight = torch.mm(pi, self.weight.reshape(self.num_kernels, -1))
+        weight = weight.reshape(n, *self.weight.shape[1:])
+        bias = torch.mm(pi, self.bias) if self.bias is not None else None
+        return weight, bias
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        pi = self.compute_attention(x)
+        weight, bias = self.aggregate(pi.to(self.weight.dtype))
+        n, c, h, w = x.shape
+        if n == 1:
+            return F.conv2d(x, weight[0], None if bias is None else bias[0], self.stride,
+                            self.padding, self.dilation, self.groups)
+        # Grouped-convolution trick: the batch becomes groups, so one conv call serves all.
+        out = F.conv2d(x.reshape(1, n * c, h, w), weight.reshape(-1, *weight.shape[2:]),
+                       None if bias is None else bias.reshape(-1), self.stride, self.padding,
+                       self.dilation, self.groups * n)
+        return out.reshape(n, self.out_channels, out.shape[2], out.shape[3])
+
+    def extra_repr(self) -> str:
+        text = (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
+                f"stride={self.stride}, num_kernels={self.num_kernels}")
+        if self.padding != (0, 0):
+            text += f", padding={self.padding}"
+        if self.dilation != (1, 1):
+            text += f", dilation={self.dilation}"
+        if self.groups != 1:
+            text += f", groups={self.groups}"
+        if self.bias is None:
+            text += ", bias=False"
+        return text
+
+
+def _derangement(n: int, generator=None) -> torch.Tensor:
+    """A random permutation of range(n) with no fixed point (identity when n == 1)."""
+    if n == 1:
+        return torch.zeros(1, dtype=torch.long)
+    shift = int(torch.randint(1, n, (1,), generator=generator))
+    perm = torch.randperm(n, generator=generator)
+    out = torch.empty_like(perm)
+    out[perm] = perm.roll(-shift)
+    return out
+
+
+def dynamic_layers(module: nn.Module):
+    """All DynamicConv2d layers of ``module`` in definition order."""
+    return [m for m in module.modules() if isinstance(m, DynamicConv2d)]
+
+
+def set_temperature(module: nn.Module, tau: float) -> int:
+    """Set tau on every dynamic layer of ``module``; returns how many layers were set."""
+    layers = dynamic_layers(module)
+    for layer in layers:
+        layer.set_temperature(tau)
+    return len(layers)
+
+
+def get_temperature(module: nn.Module):
+    """The tau of the first dynamic layer, or None for a static model."""
+    layers = dynamic_layers(module)
+    return float(layers[0].temperature) if layers else None
+
+
+def set_inspection_mode(layers, mode: str, generator: torch.Generator = None) -> None:
+    """Set the inspection mode on a module (all its dynamic layers) or an iterable of layers."""
+    if isinstance(layers, nn.Module):
+        layers = dynamic_layers(layers)
+    for layer in layers:
+        layer.set_mode(mode, generator)
+
+
+def linear_temperature(step: int, total_steps: int, start: float = 30.0, end: float = 1.0) -> float:
+    """The paper's annealing (Section 4.2): tau falls linearly from ``start`` to ``end``
+    over ``total_steps`` iterations, then stays at ``end``."""
+    if total_steps <= 0 or step >= total_steps:
+        return float(end)
+    return float(start + (end - start) * step / total_steps)
