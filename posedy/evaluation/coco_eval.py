@@ -1,0 +1,86 @@
+"""The COCO keypoint metric: a thin wrapper over pycocotools' ``COCOeval``."""
+
+import contextlib
+import copy
+import io
+from pathlib import Path
+
+import numpy as np
+from pycocotools.coco import COCO
+from pycocotools.cocoeval import COCOeval
+
+from posedy.evaluation.results import load_keypoint_results
+
+# Names of COCOeval.stats[0:10] for iouType="keypoints", in order.
+METRIC_NAMES = ("AP", "AP .5", "AP .75", "AP (M)", "AP (L)", "AR", "AR .5", "AR .75", "AR (M)", "AR (L)")
+
+
+def load_coco(ann_file) -> COCO:
+    """pycocotools ``COCO`` of an annotation file, quietly.
+
+    Raises:
+        ValueError: one line naming the file when it is missing or not a COCO file.
+    """
+    path = Path(ann_file)
+    if not path.is_file():
+        raise ValueError(f"{path}: no such annotation file")
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
+            return COCO(str(path))
+    except (ValueError, KeyError, TypeError, AssertionError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{path}: not a COCO annotation file ({exc.__class__.__name__})") from None
+
+
+def evaluate_coco_keypoints(ann, results, *, verbose: bool = False) -> dict:
+    """COCO keypoint AP/AR of a results file against ground truth.
+
+    Args:
+        ann: annotation file path or a pycocotools ``COCO`` object.
+        results: results file path (COCO keypoint results format) or the loaded list.
+        verbose: let pycocotools print its progress and summary.
+    Returns:
+        dict with exactly the keys of ``METRIC_NAMES`` (floats in [0, 1]; pycocotools
+        reports -1 where no ground truth falls in a category). An empty results list
+        scores 0 everywhere (pycocotools cannot load one).
+    Raises:
+        ValueError: one line naming the file when annotations or results are unusable.
+    """
+    coco = ann if isinstance(ann, COCO) else load_coco(ann)
+    if isinstance(results, (str, Path)):
+        name = str(results)
+        dets = load_keypoint_results(results)
+    else:
+        name = "results"
+        dets = list(results)
+    if not dets:
+        return {k: 0.0 for k in METRIC_NAMES}
+    known = set(coco.getImgIds())
+    unknown = {d["image_id"] for d in dets} - known
+    if unknown:
+        raise ValueError(f"{name}: {len(unknown)} image ids are not in the annotation file "
+                         f"(e.g. {sorted(unknown)[0]})")
+    # loadRes adds fields to the entries; keep the caller's list untouched.
+    dets = copy.deepcopy(dets)
+    sink = contextlib.nullcontext() if verbose else contextlib.redirect_stdout(io.StringIO())
+    with sink:
+        coco_dt = coco.loadRes(dets)
+        coco_eval = COCOeval(coco, coco_dt, iouType="keypoints")
+        coco_eval.evaluate()
+        coco_eval.accumulate()
+        coco_eval.summarize()
+    return {k: float(v) for k, v in zip(METRIC_NAMES, np.asarray(coco_eval.stats)[:10])}
+
+
+def format_metrics_table(metrics: dict, name: str = "") -> str:
+    """Markdown table of the metrics, one column per key, values as fractions to 3 decimals.
+
+    Returns:
+        Three lines: header, separator, values.
+    """
+    keys = [k for k in METRIC_NAMES if k in metrics] or list(metrics)
+    head = ["Model"] + keys if name else keys
+    vals = ([name] if name else []) + [f"{metrics[k]:.3f}" for k in keys]
+    widths = [max(len(h), len(v)) for h, v in zip(head, vals)]
+    line = lambda cells: "| " + " | ".join(c.ljust(w) for c, w in zip(cells, widths)) + " |"
+    sep = "|" + "|".join("-" * (w + 2) for w in widths) + "|"
+    return "\n".join([line(head), sep, line(vals)])
