@@ -1,0 +1,64 @@
+"""Optimizer, learning-rate schedule and softmax-temperature schedule.
+
+The learning rate follows HRNet's MultiStepLR (Adam 1e-3, x0.1 at epochs 170 and 200) but is
+stepped once at the *end* of every epoch. HRNet calls ``lr_scheduler.step()`` at the start of
+each epoch, which since PyTorch 1.1 moves every drop one epoch early; here epoch ``e``
+(0-based) trains with ``lr * factor ** (number of milestones <= e)``.
+
+The temperature follows the paper (Section 4.2): constant, or annealed linearly per iteration
+from ``start`` to ``end`` over the first ``anneal_epochs`` epochs.
+"""
+
+import torch
+
+from posedy.layers import linear_temperature
+
+
+def build_optimizer(train_cfg, model: torch.nn.Module) -> torch.optim.Optimizer:
+    """Optimizer named by ``train.optimizer`` over the trainable parameters of ``model``."""
+    params = [p for p in model.parameters() if p.requires_grad]
+    if train_cfg.optimizer == "adam":
+        return torch.optim.Adam(params, lr=train_cfg.lr, weight_decay=train_cfg.weight_decay)
+    if train_cfg.optimizer == "adamw":
+        return torch.optim.AdamW(params, lr=train_cfg.lr, weight_decay=train_cfg.weight_decay)
+    if train_cfg.optimizer == "sgd":
+        return torch.optim.SGD(params, lr=train_cfg.lr, momentum=train_cfg.momentum,
+                               weight_decay=train_cfg.weight_decay, nesterov=False)
+    raise ValueError(f"unknown optimizer {train_cfg.optimizer!r}")
+
+
+def build_lr_scheduler(train_cfg, optimizer) -> torch.optim.lr_scheduler.MultiStepLR:
+    """MultiStepLR over epochs; the trainer calls ``.step()`` once after each epoch."""
+    return torch.optim.lr_scheduler.MultiStepLR(optimizer, milestones=list(train_cfg.lr_steps),
+                                                gamma=train_cfg.lr_factor)
+
+
+class TemperatureSchedule:
+    """tau as a function of the global iteration.
+
+    Args:
+        kind: ``"constant"`` (always ``start``) or ``"linear"``.
+        start: tau at iteration 0 (``model.temperature``).
+        end: tau once annealing is over.
+        anneal_iters: iterations over which tau falls linearly (``tau_anneal_epochs`` times
+            iterations per epoch).
+    """
+
+    def __init__(self, kind: str, start: float, end: float = 1.0, anneal_iters: int = 0):
+        if kind not in ("constant", "linear"):
+            raise ValueError(f"tau schedule must be 'constant' or 'linear', got {kind!r}")
+        self.kind = kind
+        self.start = float(start)
+        self.end = float(end)
+        self.anneal_iters = int(anneal_iters)
+
+    def __call__(self, step: int) -> float:
+        if self.kind == "constant":
+            return self.start
+        return linear_temperature(step, self.anneal_iters, start=self.start, end=self.end)
+
+
+def build_temperature_schedule(cfg, iters_per_epoch: int) -> TemperatureSchedule:
+    """From ``model.temperature`` and ``train.tau_schedule/tau_end/tau_anneal_epochs``."""
+    anneal_iters = int(round(cfg.train.tau_anneal_epochs * iters_per_epoch))
+    return TemperatureSchedule(cfg.train.tau_schedule, cfg.model.temperature, cfg.train.tau_end, anneal_iters)

@@ -1,0 +1,365 @@
+"""The training loop: exact resume, atomic checkpoints, DDP, AMP, temperature schedule.
+
+``Trainer`` takes built objects and explicit numbers; ``build_trainer`` (and ``run_training``,
+which ``tools/train.py`` calls) are the only places that read an ExperimentConfig.
+
+Resume is exact: a checkpoint holds the model, optimizer, LR scheduler, AMP scaler, the global
+RNG states, the epoch and the number of iterations done in it. The batch order of epoch ``e``
+comes from a generator seeded with ``seed + e`` and the dataset's randomness from
+``(seed, epoch, index)``, so a run resumed at iteration ``i`` of epoch ``e`` skips the first
+``i`` batches and then computes bit-for-bit what the uninterrupted run computed.
+
+User-visible epoch and iteration numbers (messages, ``metrics.jsonl``, the progress bar) count
+from 1; checkpoint fields count what is done (``epoch`` = epochs completed).
+"""
+
+import math
+import os
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Optional
+
+import torch
+from torch import nn
+
+from posedy.layers import get_temperature, set_temperature
+
+from .checkpoint import (CheckpointError, capture_rng_state, load_checkpoint, remove_stale_temporaries,
+                         restore_rng_state, save_checkpoint, unwrap_model)
+from .distributed import DistInfo, EpochSampler, all_reduce_mean, barrier, broadcast_object
+from .logging import MetricsLogger, epoch_progress
+from .loss import JointsMSELoss
+from .schedule import TemperatureSchedule
+
+CHECKPOINT_FORMAT = 1
+
+
+class TrainingError(RuntimeError):
+    """Training cannot go on (non-finite loss, out of memory); the message is one line."""
+
+
+@dataclass
+class TrainHooks:
+    """Optional callbacks at fixed points of the loop (tests use them to inject faults).
+
+    after_step(epoch, iteration, step): after an optimizer step and any checkpoint it triggers;
+        ``epoch`` and ``iteration`` count from 1, ``step`` is the global number of steps done.
+    before_checkpoint_replace(path, tmp): a checkpoint is fully written to ``tmp`` and is
+        about to replace ``path``.
+    """
+
+    after_step: Optional[Callable[[int, int, int], None]] = None
+    before_checkpoint_replace: Optional[Callable[[Path, Path], None]] = None
+
+
+class Trainer:
+    """Runs epochs of heatmap regression over a top-down dataset.
+
+    Args:
+        model: (N, 3, H, W) -> (N, K, Hh, Wh); already on ``device``.
+        train_set: items are dicts with ``image`` (3, H, W), ``target`` (K, Hh, Wh) and
+            ``target_weight`` (K, 1) float tensors; ``set_epoch(epoch)`` is called when present.
+        loss_fn: ``(output, target, target_weight) -> scalar``.
+        optimizer, lr_scheduler: the scheduler is stepped once after every epoch.
+        tau_schedule: tau per global step; applied to the model's dynamic layers when ``"linear"``.
+        work_dir: receives ``last.pth``, ``best.pth`` and ``metrics.jsonl`` (rank 0).
+        epochs, batch_size (per process), seed, num_workers: as named.
+        val_interval: validate after every ``val_interval`` epochs and after the last one.
+        validate: ``model -> dict`` with ``"AP"`` (called on rank 0 only), or None.
+        checkpoint_interval_iters: also save ``last.pth`` every so many iterations (0 = only
+            at epoch ends).
+        log_interval: iterations between ``"train"`` records in ``metrics.jsonl``.
+        max_iters_per_epoch: cap on iterations per epoch (0 = the whole dataset).
+        device, dist: where and as which rank this process runs.
+        amp, channels_last: CUDA options.
+        config: plain-dict experiment config stored in checkpoints.
+        hooks: see ``TrainHooks``.
+        tensorboard: also write TensorBoard scalars when the package is importable.
+        sampler: an EpochSampler to use instead of the default one built from the above.
+    """
+
+    def __init__(self, model: nn.Module, train_set, loss_fn: nn.Module, optimizer, lr_scheduler,
+                 tau_schedule: TemperatureSchedule, *, work_dir, epochs: int, batch_size: int, seed: int = 0,
+                 num_workers: int = 0, val_interval: int = 1, validate: Optional[Callable] = None,
+                 checkpoint_interval_iters: int = 0, log_interval: int = 50, max_iters_per_epoch: int = 0,
+                 device: torch.device = torch.device("cpu"), dist: DistInfo = DistInfo(), amp: bool = False,
+                 channels_last: bool = False, config: Optional[dict] = None, hooks: Optional[TrainHooks] = None,
+                 tensorboard: bool = True, sampler: Optional[EpochSampler] = None):
+        self.model = model
+        self.train_set = train_set
+        self.loss_fn = loss_fn
+        self.optimizer = optimizer
+        self.lr_scheduler = lr_scheduler
+        self.tau_schedule = tau_schedule
+        self.work_dir = Path(work_dir)
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.seed = seed
+        self.num_workers = num_workers
+        self.val_interval = val_interval
+        self.validate = validate
+        self.checkpoint_interval_iters = checkpoint_interval_iters
+        self.log_interval = log_interval
+        self.device = device
+        self.dist = dist
+        self.amp = amp and device.type == "cuda"
+        self.channels_last = channels_last and device.type == "cuda"
+        self.config = config or {}
+        self.hooks = hooks or TrainHooks()
+        self.sampler = sampler or EpochSampler(len(train_set), batch_size, seed, dist.rank, dist.world_size,
+                                               shuffle=True, max_batches=max_iters_per_epoch)
+        self.iters_per_epoch = self.sampler.batches_per_epoch
+        self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp)
+        self.logger = MetricsLogger(self.work_dir, enabled=dist.is_main, tensorboard=tensorboard)
+        # Progress: epochs completed, iterations completed in the current epoch.
+        self.epoch = 0
+        self.iter_in_epoch = 0
+        self.best_ap = None
+        self.best_epoch = None
+        self.epoch_loss_sum = 0.0
+        self.epoch_loss_count = 0
+        self.last_loss = None
+
+    @property
+    def step(self) -> int:
+        """Optimizer steps done so far."""
+        return self.epoch * self.iters_per_epoch + self.iter_in_epoch
+
+    @property
+    def last_path(self) -> Path:
+        return self.work_dir / "last.pth"
+
+    @property
+    def best_path(self) -> Path:
+        return self.work_dir / "best.pth"
+
+    # ------------------------------------------------------------------ checkpoints
+    def state_dict(self) -> dict:
+        """Everything needed to continue exactly; plain data for ``weights_only`` loading."""
+        return {
+            "format": CHECKPOINT_FORMAT,
+            "model": unwrap_model(self.model).state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.lr_scheduler.state_dict(),
+            "scaler": self.scaler.state_dict() if self.amp else {},
+            "epoch": self.epoch,
+            "iter_in_epoch": self.iter_in_epoch,
+            "step": self.step,
+            "iters_per_epoch": self.iters_per_epoch,
+            "batch_size": self.batch_size,
+            "world_size": self.dist.world_size,
+            "tau": get_temperature(unwrap_model(self.model)),
+            "rng": capture_rng_state(),
+            "config": self.config,
+            "best_ap": self.best_ap,
+            "best_epoch": self.best_epoch,
+            "epoch_loss_sum": self.epoch_loss_sum,
+            "epoch_loss_count": self.epoch_loss_count,
+        }
+
+    def save(self, path: Path) -> None:
+        """Atomically write the current state to ``path`` (rank 0 only)."""
+        if not self.dist.is_main:
+            return
+        hook = self.hooks.before_checkpoint_replace
+        save_checkpoint(self.state_dict(), path,
+                        before_replace=(lambda tmp: hook(path, tmp)) if hook is not None else None)
+
+    def resume(self, path) -> None:
+        """Restore everything from a checkpoint written by ``state_dict``.
+
+        Raises:
+            CheckpointError: unusable file, other architecture, or a mid-epoch checkpoint from
+                a run with another batch layout (its skipped batches would not line up).
+        """
+        ckpt = load_checkpoint(path, self.model, self.optimizer, self.lr_scheduler, map_location=self.device)
+        for key in ("epoch", "iter_in_epoch", "iters_per_epoch", "rng"):
+            if key not in ckpt:
+                raise CheckpointError(f"{path}: has no '{key}' entry; it is not a training checkpoint")
+        layout = (ckpt["iters_per_epoch"], ckpt.get("batch_size"), ckpt.get("world_size"))
+        here = (self.iters_per_epoch, self.batch_size, self.dist.world_size)
+        if ckpt["iter_in_epoch"] and layout != here:
+            raise CheckpointError(f"{path}: written mid-epoch with (iters/epoch, batch, processes) = "
+                                  f"{layout}, this run has {here}; resume needs the same layout")
+        if self.amp and ckpt.get("scaler"):
+            self.scaler.load_state_dict(ckpt["scaler"])
+        restore_rng_state(ckpt["rng"])
+        self.epoch = int(ckpt["epoch"])
+        self.iter_in_epoch = int(ckpt["iter_in_epoch"])
+        self.best_ap = ckpt.get("best_ap")
+        self.best_epoch = ckpt.get("best_epoch")
+        self.epoch_loss_sum = float(ckpt.get("epoch_loss_sum", 0.0))
+        self.epoch_loss_count = int(ckpt.get("epoch_loss_count", 0))
+        self.logger.log({"type": "resume", "step": self.step, "epoch": self.epoch + 1,
+                         "iter": self.iter_in_epoch, "checkpoint": str(path)})
+
+    # ------------------------------------------------------------------ loop
+    def fit(self) -> dict:
+        """Train from the current position to ``epochs``.
+
+        Returns:
+            ``{"epochs", "step", "best_ap", "best_epoch", "last_loss"}``.
+        Raises:
+            TrainingError: non-finite loss (nothing is saved for that step) or CUDA out of memory.
+        """
+        if self.dist.is_main:
+            remove_stale_temporaries(self.work_dir)
+        self.logger.log({"type": "start", "step": self.step, "epoch": self.epoch + 1,
+                         "iters_per_epoch": self.iters_per_epoch, "world_size": self.dist.world_size,
+                         "batch_size": self.batch_size})
+        try:
+            while self.epoch < self.epochs:
+                self._train_epoch()
+                self._end_epoch()
+        finally:
+            self.logger.close()
+        return {"epochs": self.epoch, "step": self.step, "best_ap": self.best_ap,
+                "best_epoch": self.best_epoch, "last_loss": self.last_loss}
+
+    def _loader(self, epoch: int, start_batch: int):
+        self.sampler.set_epoch(epoch, start_batch)
+        if hasattr(self.train_set, "set_epoch"):
+            self.train_set.set_epoch(epoch)
+        # An explicit generator keeps the loader from drawing worker seeds from the global RNG.
+        generator = torch.Generator().manual_seed(self.seed + epoch)
+        # Workers are not persistent: a fresh copy of the dataset sees set_epoch every epoch.
+        return torch.utils.data.DataLoader(self.train_set, batch_size=self.batch_size, sampler=self.sampler,
+                                           num_workers=self.num_workers, drop_last=True, generator=generator,
+                                           pin_memory=self.device.type == "cuda", persistent_workers=False)
+
+    def _train_epoch(self) -> None:
+        epoch, start = self.epoch, self.iter_in_epoch
+        if start == 0:
+            self.epoch_loss_sum, self.epoch_loss_count = 0.0, 0
+        self.model.train()
+        lr = self.optimizer.param_groups[0]["lr"]
+        bar = epoch_progress(self.iters_per_epoch, start, epoch, self.epochs, self.dist.is_main)
+        tick, seen = time.perf_counter(), 0
+        try:
+            for i, batch in enumerate(self._loader(epoch, start), start=start):
+                loss_value, tau = self._train_step(batch, epoch, i)
+                self.iter_in_epoch = i + 1
+                self.last_loss = loss_value
+                self.epoch_loss_sum += loss_value
+                self.epoch_loss_count += 1
+                seen += self.batch_size * self.dist.world_size
+                speed = seen / max(time.perf_counter() - tick, 1e-9)
+                bar.update(1)
+                bar.set_postfix(loss=f"{loss_value:.3e}", lr=f"{lr:.1e}",
+                                tau="-" if tau is None else f"{tau:.2f}", img_s=f"{speed:.1f}", refresh=False)
+                if self.log_interval and (i + 1) % self.log_interval == 0:
+                    self.logger.log({"type": "train", "step": self.step, "epoch": epoch + 1, "iter": i + 1,
+                                     "loss": loss_value, "lr": lr, "tau": tau, "samples_per_s": speed})
+                interval = self.checkpoint_interval_iters
+                if interval and (i + 1) % interval == 0 and i + 1 < self.iters_per_epoch:
+                    self.save(self.last_path)
+                if self.hooks.after_step is not None:
+                    self.hooks.after_step(epoch + 1, i + 1, self.step)
+        finally:
+            bar.close()
+        self.epoch_seconds = time.perf_counter() - tick
+        self.epoch_speed = seen / max(self.epoch_seconds, 1e-9)
+
+    def _train_step(self, batch: dict, epoch: int, i: int):
+        model = unwrap_model(self.model)
+        tau = None
+        if self.tau_schedule.kind == "linear":
+            tau = self.tau_schedule(epoch * self.iters_per_epoch + i)
+            set_temperature(model, tau)
+        else:
+            tau = get_temperature(model)
+        images = batch["image"].to(self.device, non_blocking=True)
+        if self.channels_last:
+            images = images.contiguous(memory_format=torch.channels_last)
+        target = batch["target"].to(self.device, non_blocking=True)
+        target_weight = batch["target_weight"].to(self.device, non_blocking=True)
+        try:
+            with torch.autocast(device_type=self.device.type, dtype=torch.float16, enabled=self.amp):
+                output = self.model(images)
+            loss = self.loss_fn(output.float(), target, target_weight)
+            mean_loss = all_reduce_mean(loss, self.dist)
+            loss_value = float(mean_loss)
+            if not math.isfinite(loss_value):
+                raise TrainingError(f"loss is {loss_value} at epoch {epoch + 1} iteration {i + 1} "
+                                    f"(step {epoch * self.iters_per_epoch + i + 1}); stopped without saving, "
+                                    f"last good checkpoint: {self._last_good()}")
+            self.optimizer.zero_grad(set_to_none=True)
+            self.scaler.scale(loss).backward()
+            self.scaler.step(self.optimizer)
+            self.scaler.update()
+        except torch.OutOfMemoryError:
+            raise TrainingError(f"CUDA out of memory at epoch {epoch + 1} iteration {i + 1} with "
+                                f"train.batch_size={self.batch_size} per GPU; lower it, e.g. "
+                                f"--opts train.batch_size={max(self.batch_size // 2, 1)}") from None
+        return loss_value, tau
+
+    def _last_good(self) -> str:
+        return str(self.last_path) if self.last_path.exists() else "none yet"
+
+    def _end_epoch(self) -> None:
+        epoch = self.epoch
+        lr = self.optimizer.param_groups[0]["lr"]
+        self.lr_scheduler.step()
+        self.epoch, self.iter_in_epoch = epoch + 1, 0
+        record = {"type": "epoch", "step": self.step, "epoch": epoch + 1,
+                  "loss": self.epoch_loss_sum / max(self.epoch_loss_count, 1), "lr": lr,
+                  "tau": get_temperature(unwrap_model(self.model)),
+                  "seconds": self.epoch_seconds, "samples_per_s": self.epoch_speed}
+        self.logger.log(record)
+        improved = False
+        due = (epoch + 1) % self.val_interval == 0 or epoch + 1 == self.epochs
+        if self.validate is not None and due:
+            metrics = None
+            if self.dist.is_main:
+                metrics = self.validate(unwrap_model(self.model))
+                unwrap_model(self.model).train()
+            metrics = broadcast_object(metrics, self.dist)
+            ap = float(metrics["AP"])
+            self.logger.log({"type": "val", "step": self.step, "epoch": epoch + 1,
+                             **{k: float(v) for k, v in metrics.items() if isinstance(v, (int, float))}})
+            if self.dist.is_main:
+                print(f"epoch {epoch + 1}: AP {ap:.4f}", file=sys.stderr)
+            if self.best_ap is None or ap > self.best_ap:
+                self.best_ap, self.best_epoch, improved = ap, epoch + 1, True
+        # best.pth first: a crash between the two saves then replays this epoch from the older
+        # last.pth, whose best_ap is lower, so best.pth is rewritten with the same weights.
+        if improved:
+            self.save(self.best_path)
+        self.save(self.last_path)
+        barrier(self.dist)
+
+
+def resolve_resume(resume: Optional[str], work_dir) -> Optional[Path]:
+    """``None`` -> None; ``"auto"`` -> ``work_dir/last.pth`` if it exists; else the given path.
+
+    Raises:
+        CheckpointError: an explicit path that does not exist.
+    """
+    if resume is None:
+        return None
+    if resume == "auto":
+        last = Path(work_dir) / "last.pth"
+        return last if last.exists() else None
+    path = Path(resume)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: no such checkpoint file" if not path.exists() else f"{path}: not a file")
+    return path
+
+
+def check_work_dir(work_dir) -> Path:
+    """Create ``work_dir`` and prove it writable.
+
+    Raises:
+        OSError: with the folder named in the message.
+    """
+    work_dir = Path(work_dir)
+    try:
+        work_dir.mkdir(parents=True, exist_ok=True)
+        probe = work_dir / f".write-probe-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise OSError(f"{work_dir}: work dir is not writable ({exc.strerror or exc.__class__.__name__})") from None
+    return work_dir
