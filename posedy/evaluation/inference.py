@@ -1,0 +1,215 @@
+"""Top-down inference over a dataset, checkpoint loading, and the COCO evaluation step.
+
+``predict`` is shared by ``tools/test.py`` and the trainer's validation. Its model is any
+callable mapping an (N, 3, H, W) float tensor to (N, K, h, w) heatmaps: an ``nn.Module``
+or an ONNX runner (``OnnxPoseRunner``).
+"""
+
+import pickle
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm import tqdm
+
+from posedy.evaluation.coco_eval import evaluate_coco_keypoints
+from posedy.evaluation.decode import decode_to_image
+from posedy.evaluation.flip import flip_back
+from posedy.evaluation.results import select_final_poses, write_keypoint_results
+
+
+class CheckpointError(ValueError):
+    """A checkpoint file that cannot be used; the one-line message names the file."""
+
+
+def _as_heatmaps(output) -> torch.Tensor:
+    # Models with intermediate supervision return a list; the last output is the final one.
+    if isinstance(output, (list, tuple)):
+        output = output[-1]
+    return output if isinstance(output, torch.Tensor) else torch.as_tensor(np.asarray(output))
+
+
+def _model_device(model) -> torch.device:
+    if isinstance(model, nn.Module):
+        for tensor in model.parameters():
+            return tensor.device
+    return torch.device("cpu")
+
+
+def infer_heatmaps(model, images: torch.Tensor, flip_pairs, *, flip: bool = True,
+                   shift: bool = True) -> torch.Tensor:
+    """Heatmaps of a batch of crops, fused with the flipped crops' when ``flip``.
+
+    Args:
+        model: callable (N, 3, H, W) float tensor -> (N, K, h, w) heatmaps.
+        images: (N, 3, H, W) float tensor on the model's device.
+        flip_pairs: ``(left, right)`` joint index pairs.
+        flip: flip test; shift: HRNet's one-pixel shift of the flipped heatmaps.
+    Returns:
+        (N, K, h, w) float32 tensor on the device of the model output.
+    """
+    heatmaps = _as_heatmaps(model(images)).float()
+    if flip:
+        flipped = _as_heatmaps(model(torch.flip(images, dims=(3,)))).float()
+        heatmaps = (heatmaps + flip_back(flipped.to(heatmaps.device), flip_pairs, shift)) * 0.5
+    return heatmaps
+
+
+def predict(model, loader, flip_pairs, *, flip: bool = True, shift: bool = True,
+            method: str = "quarter", device=None, progress: bool = False) -> dict:
+    """Run a pose model over a top-down dataset and decode joints in image coordinates.
+
+    Args:
+        model: ``nn.Module`` (put in eval mode here) or any callable mapping an
+            (N, 3, H, W) float tensor to (N, K, h, w) heatmaps.
+        loader: iterable of batches of dataset items (CONTRACTS.md: ``image``, ``center``,
+            ``scale``, ``score``, ``image_id``, ``index``), e.g. a ``DataLoader``.
+        flip_pairs: ``(left, right)`` joint index pairs for the flip test.
+        flip, shift: flip test and HRNet's shift (see ``posedy.evaluation.flip``).
+        method: heatmap decoding, ``"quarter"``, ``"dark"`` or ``"argmax"``.
+        device: where images go; default the model's device (CPU for non-modules).
+        progress: show a tqdm progress bar.
+    Returns:
+        dict of per-instance arrays in dataset order: ``keypoints`` (N, K, 3) float64 image
+        ``(x, y, score)``, ``center`` (N, 2), ``scale`` (N, 2), ``areas`` (N,) padded crop
+        area ``scale_w * scale_h``, ``box_scores`` (N,), ``image_ids`` (N,) int64,
+        ``index`` (N,) int64.
+    """
+    device = torch.device(device) if device is not None else _model_device(model)
+    was_training = model.training if isinstance(model, nn.Module) else None
+    if isinstance(model, nn.Module):
+        model.eval()
+    parts = {k: [] for k in ("keypoints", "center", "scale", "box_scores", "image_ids", "index")}
+    try:
+        with torch.inference_mode():
+            for batch in tqdm(loader, desc="inference", disable=not progress, leave=False):
+                images = batch["image"].to(device, non_blocking=True)
+                heatmaps = infer_heatmaps(model, images, flip_pairs, flip=flip, shift=shift)
+                center = np.asarray(batch["center"], dtype=np.float64).reshape(-1, 2)
+                scale = np.asarray(batch["scale"], dtype=np.float64).reshape(-1, 2)
+                parts["keypoints"].append(decode_to_image(heatmaps.cpu().numpy(), center, scale, method))
+                parts["center"].append(center)
+                parts["scale"].append(scale)
+                parts["box_scores"].append(np.asarray(batch["score"], dtype=np.float64).reshape(-1))
+                parts["image_ids"].append(np.asarray(batch["image_id"], dtype=np.int64).reshape(-1))
+                parts["index"].append(np.asarray(batch["index"], dtype=np.int64).reshape(-1))
+    finally:
+        if was_training:
+            model.train()
+    if not parts["keypoints"]:
+        raise ValueError("the loader yielded no batches")
+    out = {k: np.concatenate(v) for k, v in parts.items()}
+    out["areas"] = out["scale"].prod(axis=1)
+    return out
+
+
+def evaluate_predictions(predictions: dict, ann, results_file, *, keypoint_thr: float = 0.2,
+                         oks_thr: float = 0.9, nms: bool = True) -> dict:
+    """Rescore, OKS-NMS, write the COCO results file atomically and score it.
+
+    Args:
+        predictions: the output of ``predict``.
+        ann: annotation file path or pycocotools ``COCO``.
+        results_file: where the results JSON goes.
+    Returns:
+        dict of COCO keypoint metrics (``posedy.evaluation.coco_eval.METRIC_NAMES``).
+    """
+    final = select_final_poses(predictions["keypoints"], predictions["box_scores"],
+                               predictions["areas"], predictions["image_ids"],
+                               keypoint_thr=keypoint_thr, oks_thr=oks_thr, nms=nms)
+    write_keypoint_results(results_file, final["image_ids"], final["keypoints"], final["scores"])
+    return evaluate_coco_keypoints(ann, results_file)
+
+
+def load_checkpoint_state(path) -> dict:
+    """The model ``state_dict`` of a checkpoint file, loaded safely.
+
+    ``torch.load(weights_only=True)`` refuses pickled code. Accepts ``{"model": state_dict,
+    ...}`` (our format) or a bare state dict of tensors.
+
+    Raises:
+        CheckpointError: one line naming the file: missing, truncated or not a torch
+        file, containing code, or without a model state dict.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: no such checkpoint file")
+    try:
+        data = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
+        if "weights_only" in str(exc) or "Unsupported global" in str(exc):
+            raise CheckpointError(f"{path}: refused, the file contains pickled code or objects that "
+                                  "are not tensors (weights_only load)") from None
+        raise CheckpointError(f"{path}: not a valid checkpoint ({first[:120]})") from None
+    except (RuntimeError, EOFError, OSError, zipfile.BadZipFile, ValueError, KeyError,
+            AttributeError, TypeError, IndexError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
+        raise CheckpointError(f"{path}: not a valid checkpoint, truncated or corrupt "
+                              f"({first[:120]})") from None
+    state = data.get("model") if isinstance(data, dict) and "model" in data else data
+    if not (isinstance(state, dict) and state
+            and all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state.items())):
+        raise CheckpointError(f"{path}: not a checkpoint: expected a dict with a 'model' state dict")
+    return state
+
+
+def load_model_weights(model: nn.Module, path) -> dict:
+    """Load a checkpoint's weights into ``model``, strictly.
+
+    Returns:
+        the state dict that was loaded.
+    Raises:
+        CheckpointError: one line naming the file and the mismatched keys when the
+        checkpoint is from another architecture.
+    """
+    state = load_checkpoint_state(path)
+    own = model.state_dict()
+    missing = [k for k in own if k not in state]
+    unexpected = [k for k in state if k not in own]
+    shapes = [f"{k} {tuple(state[k].shape)} vs {tuple(own[k].shape)}"
+              for k in own if k in state and state[k].shape != own[k].shape]
+    if missing or unexpected or shapes:
+        def few(keys):
+            return ", ".join(keys[:3]) + (f" (+{len(keys) - 3} more)" if len(keys) > 3 else "")
+        problems = []
+        if missing:
+            problems.append(f"missing {len(missing)} keys: {few(missing)}")
+        if unexpected:
+            problems.append(f"unexpected {len(unexpected)} keys: {few(unexpected)}")
+        if shapes:
+            problems.append(f"{len(shapes)} shape mismatches: {few(shapes)}")
+        raise CheckpointError(f"{path}: does not match the model architecture ({'; '.join(problems)})")
+    model.load_state_dict(state, strict=True)
+    return state
+
+
+class OnnxPoseRunner:
+    """An ONNX pose model as a callable (N, 3, H, W) float tensor -> (N, K, h, w) tensor.
+
+    Args:
+        path: ``.onnx`` file with one image input and the heatmaps as first output.
+    Raises:
+        CheckpointError: one line naming the file when onnxruntime cannot load it.
+    """
+
+    training = False
+
+    def __init__(self, path):
+        import onnxruntime
+
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise CheckpointError(f"{self.path}: no such ONNX file")
+        try:
+            self.session = onnxruntime.InferenceSession(str(self.path), providers=["CPUExecutionProvider"])
+        except Exception as exc:  # onnxruntime raises its own exception types
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
+            raise CheckpointError(f"{self.path}: not a loadable ONNX model ({first[:120]})") from None
+        self.input_name = self.session.get_inputs()[0].name
+
+    def __call__(self, images: torch.Tensor) -> torch.Tensor:
+        array = images.detach().cpu().numpy().astype(np.float32)
+        return torch.from_numpy(self.session.run(None, {self.input_name: array})[0])
