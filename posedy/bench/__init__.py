@@ -1,0 +1,1 @@
+"""Benchmarks run by tools/benchmark.py: each module exposes add_arguments(parser) and run(args) -> dict."""

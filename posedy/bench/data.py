@@ -1,0 +1,222 @@
+"""Benchmark: training data pipeline throughput, samples per second per core.
+
+One process, one thread (``torch.set_num_threads(1)``, ``cv2.setNumThreads(1)``), the
+full training recipe per sample: read and decode the JPEG, draw the augmentation
+(half-body, scale, rotation, flip), warp, encode the 17 heatmaps, normalise to a tensor.
+
+Datasets: the real COCO val2017 sample (``--coco-sample``: ``test_coco.json`` and its
+JPEGs) and the synthetic dataset (``--synthetic``, generated into a temporary folder
+when not given).
+
+Reference: HRNet's ``JointsDataset.__getitem__`` (a checkout of
+leoxiaobin/deep-high-resolution-net.pytorch given by ``--hrnet-root``, imported from that
+path at run time, never copied), fed the same person records and the same
+ToTensor + Normalize transform as HRNet's ``train.py``. The two pipelines run interleaved,
+repeat after repeat, over the same samples; we report the median of the repeats and the
+ratio of the medians.
+"""
+
+import importlib.util
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import types
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+
+from posedy.data.coco import load_coco, load_person_records
+from posedy.data.dataset import IMAGENET_MEAN, IMAGENET_STD, TopDownDataset
+from posedy.data.keypoints import COCO_FLIP_PAIRS, COCO_LOWER_BODY_IDS, COCO_UPPER_BODY_IDS
+from posedy.data.synthetic import SyntheticSpec, make_synthetic_coco
+
+DEFAULT_COCO_SAMPLE = "/work/shared/data/coco_sample"
+# HRNet keeps a box's scale in units of pixel_std = 200 px.
+HRNET_PIXEL_STD = 200.0
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("--coco-sample", default=DEFAULT_COCO_SAMPLE,
+                        help="folder with test_coco.json and its images (skipped if absent)")
+    parser.add_argument("--synthetic", default=None,
+                        help="synthetic dataset root (made by tools/make_synthetic_coco.py); "
+                             "a small one is generated in a temporary folder when omitted")
+    parser.add_argument("--hrnet-root", default=None,
+                        help="checkout (or bare git directory) of deep-high-resolution-net.pytorch "
+                             "to time its JointsDataset beside ours")
+    parser.add_argument("--samples", type=int, default=240, help="samples per repeat and pipeline")
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--seed", type=int, default=0)
+
+
+def machine_name() -> str:
+    """CPU model name as ``lscpu`` reports it (``platform.processor()`` if lscpu is missing)."""
+    try:
+        out = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return platform.processor() or "unknown"
+    for line in out.splitlines():
+        if line.startswith("Model name:"):
+            return line.split(":", 1)[1].strip()
+    return platform.processor() or "unknown"
+
+
+def _hrnet_sources(root: Path) -> dict:
+    """Text of HRNet's JointsDataset.py and utils/transforms.py from a checkout or a bare git dir."""
+    names = {"dataset": "lib/dataset/JointsDataset.py", "transforms": "lib/utils/transforms.py"}
+    if (root / names["dataset"]).is_file():
+        return {k: (root / v).read_text() for k, v in names.items()}
+    out = {}
+    for key, rel in names.items():
+        res = subprocess.run(["git", f"--git-dir={root}", "show", f"HEAD:{rel}"],
+                             capture_output=True, text=True)
+        if res.returncode != 0:
+            raise FileNotFoundError(f"{root}: no {rel} (neither a checkout nor a git directory with it)")
+        out[key] = res.stdout
+    return out
+
+
+def load_hrnet_joints_dataset(root) -> type:
+    """Import HRNet's ``JointsDataset`` class from ``root`` without installing HRNet.
+
+    Its module imports ``utils.transforms``; that name is bound to HRNet's file only while
+    the module loads, then the previous ``sys.modules`` entries are restored.
+    """
+    sources = _hrnet_sources(Path(root))
+    tmp = Path(tempfile.mkdtemp(prefix="hrnet_ref_"))
+    paths = {}
+    for key, text in sources.items():
+        paths[key] = tmp / f"hrnet_{key}.py"
+        paths[key].write_text(text)
+    saved = {name: sys.modules.get(name) for name in ("utils", "utils.transforms")}
+    try:
+        spec = importlib.util.spec_from_file_location("hrnet_utils_transforms", paths["transforms"])
+        transforms = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(transforms)
+        package = types.ModuleType("utils")
+        package.transforms = transforms
+        sys.modules["utils"], sys.modules["utils.transforms"] = package, transforms
+        spec = importlib.util.spec_from_file_location("hrnet_joints_dataset", paths["dataset"])
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    finally:
+        for name, mod in saved.items():
+            if mod is None:
+                sys.modules.pop(name, None)
+            else:
+                sys.modules[name] = mod
+    return module.JointsDataset
+
+
+def _ns(**kwargs):
+    return types.SimpleNamespace(**kwargs)
+
+
+def make_hrnet_dataset(joints_dataset_cls, records, image_size, heatmap_size, sigma):
+    """HRNet's training dataset over our records, configured as w32_256x192_adam_lr1e-3.yaml."""
+    import torchvision.transforms as T
+
+    cfg = _ns(OUTPUT_DIR=tempfile.gettempdir(),
+              DATASET=_ns(DATA_FORMAT="jpg", SCALE_FACTOR=0.35, ROT_FACTOR=45, FLIP=True,
+                          NUM_JOINTS_HALF_BODY=8, PROB_HALF_BODY=0.3, COLOR_RGB=True),
+              MODEL=_ns(TARGET_TYPE="gaussian", IMAGE_SIZE=list(image_size), HEATMAP_SIZE=list(heatmap_size),
+                        SIGMA=sigma),
+              LOSS=_ns(USE_DIFFERENT_JOINTS_WEIGHT=False))
+    transform = T.Compose([T.ToTensor(), T.Normalize(mean=list(IMAGENET_MEAN), std=list(IMAGENET_STD))])
+    ds = joints_dataset_cls(cfg, "", "train2017", True, transform)
+    ds.num_joints = 17
+    ds.flip_pairs = [list(p) for p in COCO_FLIP_PAIRS]
+    ds.upper_body_ids = COCO_UPPER_BODY_IDS
+    ds.lower_body_ids = COCO_LOWER_BODY_IDS
+    ds.aspect_ratio = image_size[0] / image_size[1]
+    for rec in records:
+        vis = (rec.keypoints[:, 2:3] > 0).astype(np.float32)
+        ds.db.append({
+            "image": rec.image_path, "center": rec.center.astype(np.float64),
+            "scale": rec.scale.astype(np.float64) / HRNET_PIXEL_STD,
+            "joints_3d": np.concatenate([rec.keypoints[:, :2], np.zeros((17, 1), np.float32)], 1),
+            "joints_3d_vis": np.repeat(vis, 3, axis=1), "filename": "", "imgnum": 0,
+        })
+    return ds
+
+
+def _time_pass(getitem, indices) -> float:
+    start = time.perf_counter()
+    for i in indices:
+        getitem(i)
+    return len(indices) / (time.perf_counter() - start)
+
+
+def bench_records(records, hrnet_cls, *, samples: int, repeats: int, seed: int,
+                  image_size=(192, 256), heatmap_size=(48, 64), sigma=2.0) -> dict:
+    """Interleaved timing of ours (and HRNet's when ``hrnet_cls``) over the same samples."""
+    ours = TopDownDataset(records, image_size, heatmap_size, sigma, train=True, seed=seed)
+    indices = [i % len(records) for i in range(samples)]
+    pipelines = {"posedy": ours.__getitem__}
+    if hrnet_cls is not None:
+        import random
+
+        random.seed(seed)
+        np.random.seed(seed)
+        ref = make_hrnet_dataset(hrnet_cls, records, image_size, heatmap_size, sigma)
+        pipelines["hrnet"] = ref.__getitem__
+    for getitem in pipelines.values():  # warm-up: page cache, lazy imports
+        _time_pass(getitem, indices[: min(len(indices), 2 * len(records))])
+    runs = {name: [] for name in pipelines}
+    for r in range(repeats):
+        ours.set_epoch(r)
+        for name, getitem in pipelines.items():
+            runs[name].append(_time_pass(getitem, indices))
+    out = {"records": len(records), "samples_per_repeat": samples}
+    for name, values in runs.items():
+        out[name] = {"median_samples_per_s": statistics.median(values), "runs": [round(v, 2) for v in values]}
+    if "hrnet" in runs:
+        out["ratio_posedy_over_hrnet"] = out["posedy"]["median_samples_per_s"] / out["hrnet"]["median_samples_per_s"]
+    return out
+
+
+def run(args) -> dict:
+    torch.set_num_threads(1)
+    cv2.setNumThreads(1)
+    hrnet_cls = load_hrnet_joints_dataset(args.hrnet_root) if args.hrnet_root else None
+    result = {"benchmark": "data", "machine": machine_name(), "threads": 1,
+              "opencv": cv2.__version__, "numpy": np.__version__,
+              "reference": "HRNet JointsDataset" if hrnet_cls else "none (pass --hrnet-root)"}
+    sample = Path(args.coco_sample) if args.coco_sample else None
+    if sample is not None and (sample / "test_coco.json").is_file():
+        coco = load_coco(sample / "test_coco.json")
+        records = load_person_records(coco, sample, (192, 256), ann_file=sample / "test_coco.json")
+        result["coco_sample"] = bench_records(records, hrnet_cls, samples=args.samples,
+                                              repeats=args.repeats, seed=args.seed)
+    with tempfile.TemporaryDirectory(prefix="posedy_bench_") as tmp:
+        root = Path(args.synthetic) if args.synthetic else Path(tmp)
+        if not args.synthetic:
+            make_synthetic_coco(root, seed=args.seed, spec=SyntheticSpec(train_images=80, val_images=0))
+        ann = root / "annotations" / "person_keypoints_train2017.json"
+        records = load_person_records(load_coco(ann), root / "images" / "train2017", (192, 256), ann_file=ann)
+        result["synthetic"] = bench_records(records, hrnet_cls, samples=args.samples,
+                                            repeats=args.repeats, seed=args.seed)
+    return result
+
+
+def main(argv=None) -> int:
+    """Run this benchmark alone: ``python -m posedy.bench.data --hrnet-root DIR``."""
+    import argparse
+    import json
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_arguments(parser)
+    args = parser.parse_args(argv)
+    print(json.dumps(run(args), indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    sys.exit(main())

@@ -1,0 +1,250 @@
+"""COCO person keypoints and detection boxes -> ``PersonRecord`` lists, with input validation.
+
+Every problem with an input file raises ``DataError`` with one line that names the file
+and the problem, before any training starts. Instances that COCO itself contains and that
+a top-down pipeline cannot use are skipped, as HRNet and mmpose skip them: crowd regions,
+people with no labelled joint, and boxes that are empty once clipped to the image. A file
+in which *nothing* usable remains is an error, with the counts of what was skipped.
+"""
+
+import contextlib
+import io
+import json
+import math
+import os
+from pathlib import Path
+
+import numpy as np
+from pycocotools.coco import COCO
+
+from posedy.data.geometry import box_to_center_scale
+from posedy.data.keypoints import NUM_COCO_KEYPOINTS
+from posedy.data.records import PersonRecord
+
+PERSON_CATEGORY_ID = 1
+
+
+class DataError(ValueError):
+    """An unusable data input; the message is one line naming the file and the problem."""
+
+
+def read_json(path):
+    """Parse a JSON file; ``DataError`` for a missing, unreadable or malformed file."""
+    path = Path(path)
+    try:
+        with open(path, "rb") as f:
+            return json.load(f)
+    except FileNotFoundError:
+        raise DataError(f"{path}: no such file") from None
+    except (IsADirectoryError, PermissionError) as exc:
+        raise DataError(f"{path}: cannot read ({exc.__class__.__name__})") from None
+    except json.JSONDecodeError as exc:
+        raise DataError(f"{path}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})") from None
+    except UnicodeDecodeError:
+        raise DataError(f"{path}: not valid JSON (not UTF-8 text)") from None
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def validate_coco_keypoints(data, path, num_joints: int = NUM_COCO_KEYPOINTS) -> None:
+    """Check the parts of a COCO person-keypoints file that the pipeline relies on.
+
+    Raises:
+        DataError: naming ``path`` and the first problem found.
+    """
+    if not isinstance(data, dict):
+        raise DataError(f"{path}: not a COCO annotation file (top level is a {type(data).__name__}, "
+                        f"expected an object with images, annotations, categories)")
+    for key in ("images", "annotations", "categories"):
+        if key not in data:
+            raise DataError(f"{path}: not a COCO annotation file (missing '{key}')")
+        if not isinstance(data[key], list):
+            raise DataError(f"{path}: '{key}' must be a list, got {type(data[key]).__name__}")
+    persons = [c for c in data["categories"] if isinstance(c, dict) and c.get("id") == PERSON_CATEGORY_ID]
+    if not persons:
+        raise DataError(f"{path}: no person category (id {PERSON_CATEGORY_ID}) in 'categories'")
+    names = persons[0].get("keypoints")
+    if not isinstance(names, list):
+        raise DataError(f"{path}: person category has no 'keypoints' list")
+    if len(names) != num_joints:
+        raise DataError(f"{path}: person category lists {len(names)} keypoints, expected {num_joints}")
+    image_ids = set()
+    for i, img in enumerate(data["images"]):
+        if not isinstance(img, dict) or not {"id", "file_name", "width", "height"} <= img.keys():
+            raise DataError(f"{path}: images[{i}] lacks one of id, file_name, width, height")
+        if not (_is_number(img["width"]) and _is_number(img["height"])) or img["width"] <= 0 or img["height"] <= 0:
+            raise DataError(f"{path}: image id {img['id']} has invalid size {img['width']}x{img['height']}")
+        image_ids.add(img["id"])
+    for i, ann in enumerate(data["annotations"]):
+        if not isinstance(ann, dict):
+            raise DataError(f"{path}: annotations[{i}] is not an object")
+        ann_id = ann.get("id", f"#{i}")
+        for key in ("image_id", "category_id", "bbox"):
+            if key not in ann:
+                raise DataError(f"{path}: annotation id {ann_id} has no '{key}'")
+        if ann["image_id"] not in image_ids:
+            raise DataError(f"{path}: annotation id {ann_id} refers to unknown image id {ann['image_id']}")
+        if ann["category_id"] != PERSON_CATEGORY_ID:
+            continue
+        if "keypoints" not in ann:
+            raise DataError(f"{path}: annotation id {ann_id} has no 'keypoints'")
+        kps = ann["keypoints"]
+        if not isinstance(kps, list) or len(kps) != 3 * num_joints:
+            count = len(kps) if isinstance(kps, list) else type(kps).__name__
+            raise DataError(f"{path}: annotation id {ann_id} has {count} keypoint values, "
+                            f"expected {3 * num_joints} ({num_joints} joints x 3)")
+        if not all(_is_number(v) and math.isfinite(v) for v in kps):
+            raise DataError(f"{path}: annotation id {ann_id} has non-numeric or non-finite keypoints")
+        box = ann["bbox"]
+        if (not isinstance(box, list) or len(box) != 4
+                or not all(_is_number(v) and math.isfinite(v) for v in box)):
+            raise DataError(f"{path}: annotation id {ann_id} has a malformed bbox {box!r} (expected [x, y, w, h])")
+        if box[2] < 0 or box[3] < 0:
+            raise DataError(f"{path}: annotation id {ann_id} has a negative bbox size {box!r}")
+
+
+def load_coco(ann_file, num_joints: int = NUM_COCO_KEYPOINTS) -> COCO:
+    """Read and validate a ``person_keypoints_*.json`` file into a pycocotools ``COCO``.
+
+    Raises:
+        DataError: the file is missing, not JSON, or not a usable COCO keypoints file.
+    """
+    data = read_json(ann_file)
+    validate_coco_keypoints(data, ann_file, num_joints)
+    coco = COCO()
+    coco.dataset = data
+    # pycocotools prints progress lines; keep library output quiet.
+    with contextlib.redirect_stdout(io.StringIO()):
+        coco.createIndex()
+    return coco
+
+
+def clip_box(box, width: float, height: float):
+    """Clip an ``(x, y, w, h)`` box to the image's pixel centres ``[0, W-1] x [0, H-1]``.
+
+    (mmpose's rule. HRNet clips the corner first and then adds ``w - 1`` to the clipped
+    corner, which shifts a box that starts left of or above the image.)
+
+    Returns:
+        (4,) float32 ``(x, y, w, h)``, or None when the clipped box has no area (a
+        zero-size box, or one entirely outside the image).
+    """
+    x, y, w, h = (float(v) for v in box)
+    x1, x2 = np.clip([x, x + w], 0.0, width - 1.0)
+    y1, y2 = np.clip([y, y + h], 0.0, height - 1.0)
+    if x2 <= x1 or y2 <= y1:
+        return None
+    return np.array([x1, y1, x2 - x1, y2 - y1], dtype=np.float32)
+
+
+def _image_path(coco: COCO, image_id, image_dir, source, checked: dict) -> str:
+    """Path of an image, checked to exist once per image."""
+    if image_id not in checked:
+        path = os.path.join(str(image_dir), coco.imgs[image_id]["file_name"])
+        if not os.path.isfile(path):
+            raise DataError(f"{source}: image id {image_id} is listed but {path} does not exist")
+        checked[image_id] = path
+    return checked[image_id]
+
+
+def load_person_records(coco: COCO, image_dir, image_size, *, padding: float = 1.25,
+                        ann_file=None, skip_crowd: bool = True, skip_no_keypoints: bool = True,
+                        check_images: bool = True, num_joints: int = NUM_COCO_KEYPOINTS) -> list:
+    """Ground-truth people of a COCO keypoints file as records.
+
+    Boxes are clipped to the image; the crop's centre and scale come from
+    ``box_to_center_scale`` with aspect ratio ``image_size[0] / image_size[1]``.
+
+    Args:
+        coco: from ``load_coco``; image_dir: folder of the image files;
+        image_size: model input ``(w, h)``; ann_file: named in error messages.
+    Returns:
+        list of ``PersonRecord`` ordered by image id then annotation id; keypoints (K, 3)
+        float32 ``(x, y, v)`` with COCO's visibility ``v`` in {0, 1, 2}.
+    Raises:
+        DataError: an image is missing on disk, or no usable person remains.
+    """
+    source = ann_file if ann_file is not None else "annotations"
+    aspect = float(image_size[0]) / float(image_size[1])
+    records, checked = [], {}
+    skipped = {"crowd": 0, "no labelled joint": 0, "box empty or outside the image": 0}
+    for image_id in sorted(coco.imgs):
+        img = coco.imgs[image_id]
+        ann_ids = sorted(coco.getAnnIds(imgIds=[image_id], catIds=[PERSON_CATEGORY_ID], iscrowd=None))
+        for ann in coco.loadAnns(ann_ids):
+            if skip_crowd and ann.get("iscrowd", 0):
+                skipped["crowd"] += 1
+                continue
+            kps = np.asarray(ann["keypoints"], dtype=np.float32).reshape(num_joints, 3)
+            if skip_no_keypoints and not (kps[:, 2] > 0).any():
+                skipped["no labelled joint"] += 1
+                continue
+            box = clip_box(ann["bbox"], img["width"], img["height"])
+            if box is None:
+                skipped["box empty or outside the image"] += 1
+                continue
+            center, scale = box_to_center_scale(box, aspect, padding)
+            path = _image_path(coco, image_id, image_dir, source, checked) if check_images else \
+                os.path.join(str(image_dir), img["file_name"])
+            records.append(PersonRecord(
+                image_id=int(image_id), image_path=path, center=center, scale=scale, keypoints=kps,
+                score=1.0, area=float(ann.get("area", box[2] * box[3])), bbox=box))
+    if not records:
+        reasons = ", ".join(f"{n} {why}" for why, n in skipped.items() if n) or "no person annotations"
+        raise DataError(f"{source}: no usable person annotations ({reasons})")
+    return records
+
+
+def load_detection_records(det_file, coco: COCO, image_dir, score_thr: float, image_size, *,
+                           padding: float = 1.25, check_images: bool = True,
+                           num_joints: int = NUM_COCO_KEYPOINTS) -> list:
+    """Person detection boxes (COCO results format) as records to crop at test time.
+
+    The file is a list of ``{"image_id", "category_id", "bbox": [x, y, w, h], "score"}``.
+    Non-person categories and boxes scoring below ``score_thr`` are skipped; boxes are
+    clipped to the image and empty ones dropped.
+
+    Returns:
+        list of ``PersonRecord`` in file order, keypoints zeros (K, 3), ``score`` the box
+        score, ``area`` the clipped box area.
+    Raises:
+        DataError: not JSON, not a list, an entry with missing or wrong fields, an unknown
+        image id, a negative or non-finite box or score, a missing image file.
+    """
+    dets = read_json(det_file)
+    if not isinstance(dets, list):
+        raise DataError(f"{det_file}: detection results must be a JSON list, got {type(dets).__name__}")
+    aspect = float(image_size[0]) / float(image_size[1])
+    records, checked = [], {}
+    for i, det in enumerate(dets):
+        if not isinstance(det, dict) or not {"image_id", "category_id", "bbox", "score"} <= det.keys():
+            raise DataError(f"{det_file}: entry {i} lacks one of image_id, category_id, bbox, score")
+        box, score = det["bbox"], det["score"]
+        if not isinstance(box, list) or len(box) != 4 or not all(_is_number(v) for v in box):
+            raise DataError(f"{det_file}: entry {i} has a malformed bbox {box!r} (expected [x, y, w, h])")
+        if not all(math.isfinite(v) for v in box) or box[2] < 0 or box[3] < 0:
+            raise DataError(f"{det_file}: entry {i} has a negative or non-finite bbox {box!r}")
+        if not _is_number(score) or not math.isfinite(score) or score < 0:
+            raise DataError(f"{det_file}: entry {i} has an invalid score {score!r}")
+        image_id = det["image_id"]
+        if image_id not in coco.imgs:
+            raise DataError(f"{det_file}: entry {i} refers to image id {image_id!r}, "
+                            f"which is not in the annotation file")
+        if det["category_id"] != PERSON_CATEGORY_ID or score < score_thr:
+            continue
+        img = coco.imgs[image_id]
+        clipped = clip_box(box, img["width"], img["height"])
+        if clipped is None:
+            continue
+        center, scale = box_to_center_scale(clipped, aspect, padding)
+        path = _image_path(coco, image_id, image_dir, det_file, checked) if check_images else \
+            os.path.join(str(image_dir), img["file_name"])
+        records.append(PersonRecord(
+            image_id=int(image_id), image_path=path, center=center, scale=scale,
+            keypoints=np.zeros((num_joints, 3), dtype=np.float32), score=float(score),
+            area=float(clipped[2] * clipped[3]), bbox=clipped))
+    if not records:
+        raise DataError(f"{det_file}: no person box scores >= {score_thr} inside its image")
+    return records

@@ -1,0 +1,198 @@
+"""The top-down dataset: one person crop, its heatmap targets and its metadata per item.
+
+``TopDownDataset.__getitem__`` is the whole recipe: read the image, draw the sample's
+transform, warp once, map and encode the joints, normalise. ``build_dataset`` is the only
+code in ``posedy.data`` that reads a config.
+"""
+
+import cv2
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from posedy.data.augment import (AugmentPolicy, CropTransform, apply_photometric, build_photometric,
+                                 transform_keypoints, warp_crop)
+from posedy.data.codec import encode_heatmaps
+from posedy.data.coco import DataError, load_coco, load_detection_records, load_person_records
+from posedy.data.keypoints import COCO_FLIP_PAIRS, COCO_JOINT_WEIGHTS
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+# Per-channel affine that maps uint8 RGB to ImageNet-normalised float in one multiply-add.
+_NORM_SCALE = (1.0 / (255.0 * np.asarray(IMAGENET_STD))).astype(np.float32)
+_NORM_BIAS = (np.asarray(IMAGENET_MEAN) / np.asarray(IMAGENET_STD)).astype(np.float32)
+
+
+def read_image(path):
+    """Decode an image file as BGR uint8 (H, W, 3), or None if missing or undecodable.
+
+    EXIF orientation is ignored, as in COCO's annotations (and HRNet).
+    """
+    return cv2.imread(str(path), cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION)
+
+
+def normalize_crop(crop, bgr: bool = True) -> np.ndarray:
+    """ImageNet-normalise a uint8 crop into channel-first RGB float32.
+
+    Channel order is fixed here, on the small crop, so the full image is never converted.
+
+    Args:
+        crop: (h, w, 3) uint8; bgr: whether ``crop`` is BGR (cv2's order).
+    Returns:
+        (3, h, w) float32: ``(value / 255 - mean) / std`` per RGB channel.
+    """
+    h, w = crop.shape[:2]
+    out = np.empty((3, h, w), dtype=np.float32)
+    for c in range(3):
+        src = crop[:, :, 2 - c] if bgr else crop[:, :, c]
+        np.multiply(src, _NORM_SCALE[c], out=out[c], dtype=np.float32)
+        out[c] -= _NORM_BIAS[c]
+    return out
+
+
+class TopDownDataset(Dataset):
+    """Person crops for top-down pose estimation.
+
+    Args:
+        records: list of ``PersonRecord``.
+        image_size: crop ``(w, h)``; heatmap_size: ``(w, h)``; sigma: heatmap px.
+        train: draw a random augmentation per sample (otherwise crop the record's box).
+        scale_factor, rotation_factor, rotation_prob, flip_prob, half_body_prob,
+        half_body_min_joints, upper_body_prob, photometric: the augmentation policy
+        (see ``posedy.data.augment.AugmentPolicy``); used only when ``train``.
+        flip_pairs: left/right joint pairs swapped by a flip.
+        seed: base seed; sample ``i`` of epoch ``e`` uses
+            ``np.random.default_rng([seed, e, i])``, so items do not depend on worker
+            count, worker assignment or the resume point.
+        joint_weights: optional (K,) per-joint loss weights folded into ``target_weight``.
+        skip_corrupt_images: for an unreadable image, return an item with zero targets and
+            ``corrupt=True`` instead of raising ``DataError``.
+        coco, ann_file: the annotation file's pycocotools object and path (for evaluation).
+
+    Item (dict): ``image`` float32 tensor (3, H, W) normalised RGB; ``target`` float32
+    tensor (K, Hh, Wh); ``target_weight`` float32 tensor (K, 1); ``center`` (2,) and
+    ``scale`` (2,) float32 arrays of the cropped region; ``score`` float; ``image_id`` int;
+    ``index`` int; ``corrupt`` bool (sum it over an epoch to count skipped images; it
+    works with any number of workers).
+    """
+
+    def __init__(self, records, image_size, heatmap_size, sigma: float, *, train: bool,
+                 scale_factor: float = 0.35, rotation_factor: float = 45.0, rotation_prob: float = 0.6,
+                 flip_prob: float = 0.5, half_body_prob: float = 0.3, half_body_min_joints: int = 8,
+                 upper_body_prob: float = 0.7, photometric: bool = False, flip_pairs=COCO_FLIP_PAIRS,
+                 seed: int = 0, joint_weights=None, skip_corrupt_images: bool = False,
+                 coco=None, ann_file=None):
+        self.records = list(records)
+        self.image_size = (int(image_size[0]), int(image_size[1]))
+        self.heatmap_size = (int(heatmap_size[0]), int(heatmap_size[1]))
+        self.sigma = float(sigma)
+        self.train = bool(train)
+        self.num_joints = int(self.records[0].keypoints.shape[0]) if self.records else len(COCO_JOINT_WEIGHTS)
+        self.policy = AugmentPolicy(
+            image_size=self.image_size, scale_factor=scale_factor, rotation_factor=rotation_factor,
+            rotation_prob=rotation_prob, flip_prob=flip_prob, half_body_prob=half_body_prob,
+            half_body_min_joints=half_body_min_joints, upper_body_prob=upper_body_prob,
+            photometric=photometric, num_joints=self.num_joints, flip_pairs=tuple(flip_pairs))
+        self.flip_perm = self.policy.flip_perm
+        self.seed = int(seed)
+        self.epoch = 0
+        self.joint_weights = None if joint_weights is None else np.asarray(joint_weights, np.float32)
+        self.skip_corrupt_images = bool(skip_corrupt_images)
+        self.coco = coco
+        self.ann_file = None if ann_file is None else str(ann_file)
+        self._photometric = build_photometric() if (photometric and self.train) else None
+        # Counts corrupt images seen by *this process*; with workers, sum items' ``corrupt``.
+        self.corrupt_count = 0
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def set_epoch(self, epoch: int) -> None:
+        """Select the random stream of ``epoch`` (call before each training epoch)."""
+        self.epoch = int(epoch)
+
+    def draw_transform(self, index: int) -> CropTransform:
+        """The transform item ``index`` gets in the current epoch (identity crop if not training)."""
+        rec = self.records[index]
+        if not self.train:
+            return CropTransform(center=rec.center, scale=rec.scale)
+        rng = np.random.default_rng([self.seed, self.epoch, index])
+        return self.policy.sample(rng, rec.keypoints[:, :2], rec.keypoints[:, 2], rec.center, rec.scale)
+
+    def __getitem__(self, index: int) -> dict:
+        rec = self.records[index]
+        image = read_image(rec.image_path)
+        corrupt = image is None
+        if corrupt:
+            if not self.skip_corrupt_images:
+                raise DataError(f"{rec.image_path}: missing or not a decodable image")
+            self.corrupt_count += 1
+        t = self.draw_transform(index)
+        mat = t.matrix(self.image_size)
+        if corrupt:
+            crop = np.zeros((self.image_size[1], self.image_size[0], 3), dtype=np.uint8)
+        else:
+            crop = warp_crop(image, mat, self.image_size)
+        joints, visible = transform_keypoints(rec.keypoints[:, :2], rec.keypoints[:, 2] > 0, mat, t.flip,
+                                              self.flip_perm)
+        if self._photometric is not None and not corrupt:
+            crop = apply_photometric(self._photometric, np.ascontiguousarray(crop[:, :, ::-1]),
+                                     t.photometric_seed)
+            image_chw = normalize_crop(crop, bgr=False)
+        else:
+            image_chw = normalize_crop(crop, bgr=True)
+        target, weight = encode_heatmaps(joints, visible & (not corrupt), self.image_size,
+                                         self.heatmap_size, self.sigma)
+        if self.joint_weights is not None:
+            weight = weight * self.joint_weights
+        return {
+            "image": torch.from_numpy(image_chw),
+            "target": torch.from_numpy(target),
+            "target_weight": torch.from_numpy(weight.reshape(-1, 1).astype(np.float32)),
+            "center": np.asarray(t.center, dtype=np.float32),
+            "scale": np.asarray(t.scale, dtype=np.float32),
+            "score": float(rec.score),
+            "image_id": int(rec.image_id),
+            "index": int(index),
+            "corrupt": bool(corrupt),
+        }
+
+
+def build_dataset(cfg, split: str, boxes: str = "gt", det_file=None) -> TopDownDataset:
+    """Build the dataset of ``split`` from an ``ExperimentConfig``.
+
+    Args:
+        cfg: ``posedy.config.ExperimentConfig``.
+        split: ``"train"`` (augmented) or ``"val"`` (plain crops).
+        boxes: ``"gt"`` for annotated boxes or ``"det"`` for detector boxes (val only).
+        det_file: detection JSON overriding ``cfg.data.det_file``.
+    Raises:
+        ValueError: unknown split or boxes; DataError: a bad input file.
+    """
+    if split not in ("train", "val"):
+        raise ValueError(f"split {split!r} is not one of train, val")
+    if boxes not in ("gt", "det"):
+        raise ValueError(f"boxes {boxes!r} is not one of gt, det")
+    if boxes == "det" and split != "val":
+        raise ValueError("detection boxes are only used for the val split")
+    data = cfg.data
+    ann_file = data.resolve(f"{split}_ann")
+    image_dir = data.resolve(f"{split}_images")
+    num_joints = cfg.model.num_joints
+    coco = load_coco(ann_file, num_joints)
+    if boxes == "gt":
+        records = load_person_records(coco, image_dir, data.image_size, padding=data.box_padding,
+                                      ann_file=ann_file, num_joints=num_joints)
+    else:
+        det_path = det_file if det_file is not None else data.resolve("det_file")
+        records = load_detection_records(det_path, coco, image_dir, cfg.test.det_score_thr, data.image_size,
+                                         padding=data.box_padding, num_joints=num_joints)
+    return TopDownDataset(
+        records, data.image_size, data.heatmap_size, data.sigma, train=(split == "train"),
+        scale_factor=data.scale_factor, rotation_factor=data.rotation_factor,
+        rotation_prob=data.rotation_prob, flip_prob=data.flip_prob if data.flip else 0.0,
+        half_body_prob=data.half_body_prob, half_body_min_joints=data.half_body_min_joints,
+        upper_body_prob=data.upper_body_prob, photometric=data.photometric, seed=cfg.train.seed,
+        joint_weights=COCO_JOINT_WEIGHTS[:num_joints] if data.use_joint_weights else None,
+        skip_corrupt_images=data.skip_corrupt_images, coco=coco, ann_file=ann_file)
