@@ -1,12 +1,11 @@
-"""Top-down inference over a dataset, checkpoint loading, and the COCO evaluation step.
+"""Top-down inference over a dataset and the COCO evaluation step.
 
 ``predict`` is shared by ``tools/test.py`` and the trainer's validation. Its model is any
 callable mapping an (N, 3, H, W) float tensor to (N, K, h, w) heatmaps: an ``nn.Module``
-or an ONNX runner (``OnnxPoseRunner``).
+or an ONNX runner (``OnnxPoseRunner``). Checkpoints are loaded with
+``posedy.engine.checkpoint.load_checkpoint``.
 """
 
-import pickle
-import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -18,10 +17,6 @@ from posedy.evaluation.coco_eval import evaluate_coco_keypoints
 from posedy.evaluation.decode import decode_to_image
 from posedy.evaluation.flip import flip_back
 from posedy.evaluation.results import select_final_poses, write_keypoint_results
-
-
-class CheckpointError(ValueError):
-    """A checkpoint file that cannot be used; the one-line message names the file."""
 
 
 def _as_heatmaps(output) -> torch.Tensor:
@@ -123,76 +118,13 @@ def evaluate_predictions(predictions: dict, ann, results_file, *, keypoint_thr: 
     return evaluate_coco_keypoints(ann, results_file)
 
 
-def load_checkpoint_state(path) -> dict:
-    """The model ``state_dict`` of a checkpoint file, loaded safely.
-
-    ``torch.load(weights_only=True)`` refuses pickled code. Accepts ``{"model": state_dict,
-    ...}`` (our format) or a bare state dict of tensors.
-
-    Raises:
-        CheckpointError: one line naming the file: missing, truncated or not a torch
-        file, containing code, or without a model state dict.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"{path}: no such checkpoint file")
-    try:
-        data = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
-        if "weights_only" in str(exc) or "Unsupported global" in str(exc):
-            raise CheckpointError(f"{path}: refused, the file contains pickled code or objects that "
-                                  "are not tensors (weights_only load)") from None
-        raise CheckpointError(f"{path}: not a valid checkpoint ({first[:120]})") from None
-    except (RuntimeError, EOFError, OSError, zipfile.BadZipFile, ValueError, KeyError,
-            AttributeError, TypeError, IndexError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
-        raise CheckpointError(f"{path}: not a valid checkpoint, truncated or corrupt "
-                              f"({first[:120]})") from None
-    state = data.get("model") if isinstance(data, dict) and "model" in data else data
-    if not (isinstance(state, dict) and state
-            and all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state.items())):
-        raise CheckpointError(f"{path}: not a checkpoint: expected a dict with a 'model' state dict")
-    return state
-
-
-def load_model_weights(model: nn.Module, path) -> dict:
-    """Load a checkpoint's weights into ``model``, strictly.
-
-    Returns:
-        the state dict that was loaded.
-    Raises:
-        CheckpointError: one line naming the file and the mismatched keys when the
-        checkpoint is from another architecture.
-    """
-    state = load_checkpoint_state(path)
-    own = model.state_dict()
-    missing = [k for k in own if k not in state]
-    unexpected = [k for k in state if k not in own]
-    shapes = [f"{k} {tuple(state[k].shape)} vs {tuple(own[k].shape)}"
-              for k in own if k in state and state[k].shape != own[k].shape]
-    if missing or unexpected or shapes:
-        def few(keys):
-            return ", ".join(keys[:3]) + (f" (+{len(keys) - 3} more)" if len(keys) > 3 else "")
-        problems = []
-        if missing:
-            problems.append(f"missing {len(missing)} keys: {few(missing)}")
-        if unexpected:
-            problems.append(f"unexpected {len(unexpected)} keys: {few(unexpected)}")
-        if shapes:
-            problems.append(f"{len(shapes)} shape mismatches: {few(shapes)}")
-        raise CheckpointError(f"{path}: does not match the model architecture ({'; '.join(problems)})")
-    model.load_state_dict(state, strict=True)
-    return state
-
-
 class OnnxPoseRunner:
     """An ONNX pose model as a callable (N, 3, H, W) float tensor -> (N, K, h, w) tensor.
 
     Args:
         path: ``.onnx`` file with one image input and the heatmaps as first output.
     Raises:
-        CheckpointError: one line naming the file when onnxruntime cannot load it.
+        ValueError: one line naming the file when onnxruntime cannot load it.
     """
 
     training = False
@@ -202,12 +134,12 @@ class OnnxPoseRunner:
 
         self.path = Path(path)
         if not self.path.is_file():
-            raise CheckpointError(f"{self.path}: no such ONNX file")
+            raise ValueError(f"{self.path}: no such ONNX file")
         try:
             self.session = onnxruntime.InferenceSession(str(self.path), providers=["CPUExecutionProvider"])
         except Exception as exc:  # onnxruntime raises its own exception types
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
-            raise CheckpointError(f"{self.path}: not a loadable ONNX model ({first[:120]})") from None
+            raise ValueError(f"{self.path}: not a loadable ONNX model ({first[:120]})") from None
         self.input_name = self.session.get_inputs()[0].name
 
     def __call__(self, images: torch.Tensor) -> torch.Tensor:

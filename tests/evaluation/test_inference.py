@@ -1,10 +1,8 @@
 import numpy as np
-import pytest
 import torch
 from torch import nn
 
-from posedy.evaluation.inference import (CheckpointError, load_checkpoint_state, load_model_weights,
-                                         predict)
+from posedy.evaluation.inference import predict
 
 
 class PoolModel(nn.Module):
@@ -53,39 +51,3 @@ def test_predict_hand_worked_and_flip_consistency():
     shifted = predict(lambda x: model(x), _loader(), [(1, 2)], flip=True, shift=True)
     np.testing.assert_allclose(shifted["keypoints"][:, :, 0], out["keypoints"][:, :, 0] + 0.5)
     np.testing.assert_allclose(shifted["keypoints"][:, :, 2], 0.5)
-
-
-def test_checkpoint_errors_name_the_file(tmp_path):
-    model = PoolModel()
-    good = tmp_path / "good.pth"
-    torch.save({"model": model.state_dict(), "epoch": 3}, good)
-    assert set(load_checkpoint_state(good)) == {"scale"}
-    load_model_weights(model, good)
-
-    trunc = tmp_path / "trunc.pth"
-    trunc.write_bytes(good.read_bytes()[:100])
-    with pytest.raises(CheckpointError, match=r"trunc\.pth: not a valid checkpoint"):
-        load_checkpoint_state(trunc)
-
-    text = tmp_path / "text.pth"
-    text.write_text("hello")
-    with pytest.raises(CheckpointError, match=r"text\.pth: not a valid checkpoint"):
-        load_checkpoint_state(text)
-
-    code = tmp_path / "code.pth"
-    torch.save({"model": model.state_dict(), "hook": PoolModel}, code)
-    with pytest.raises(CheckpointError, match=r"code\.pth: refused"):
-        load_checkpoint_state(code)
-
-    other = tmp_path / "other.pth"
-    torch.save({"model": {"conv.weight": torch.zeros(2), "scale": torch.zeros(3)}}, other)
-    with pytest.raises(CheckpointError, match=r"other\.pth: does not match the model architecture "
-                                              r"\(unexpected 1 keys: conv\.weight; 1 shape mismatches"):
-        load_model_weights(model, other)
-
-    empty = tmp_path / "empty.pth"
-    torch.save({"epoch": 1}, empty)
-    with pytest.raises(CheckpointError, match="expected a dict with a 'model' state dict"):
-        load_checkpoint_state(empty)
-    with pytest.raises(CheckpointError, match="no such checkpoint file"):
-        load_checkpoint_state(tmp_path / "missing.pth")
