@@ -47,6 +47,17 @@ class BackboneConfig:
             raise ConfigError(f"{path}.num_kernels: must be >= 1, got {self.num_kernels}")
         for pos in self.dynamic_positions:
             _choice(f"{path}.dynamic_positions", pos, ("expand", "depthwise", "project"))
+        # Settings that only one architecture has must not be silently ignored by the others.
+        if self.name != "mobilenet_v2":
+            if self.depth_mult != 1.0:
+                raise ConfigError(f"{path}.depth_mult: only mobilenet_v2 has a depth multiplier, "
+                                  f"got {self.depth_mult} for {self.name}")
+            if tuple(self.dynamic_positions) != ("expand", "depthwise", "project"):
+                raise ConfigError(f"{path}.dynamic_positions: only mobilenet_v2 has per-block positions, "
+                                  f"got {list(self.dynamic_positions)} for {self.name}")
+        if self.name != "mobilenet_v3_small" and not self.se:
+            raise ConfigError(f"{path}.se: only mobilenet_v3_small has squeeze-and-excitation to drop, "
+                              f"got se: false for {self.name}")
 
 
 @dataclass(frozen=True)
@@ -57,6 +68,9 @@ class HeadConfig:
 
     def validate(self, path: str) -> None:
         _choice(f"{path}.name", self.name, HEADS)
+        if self.name == "deconv" and self.dynamic:
+            raise ConfigError(f"{path}.dynamic: the deconv (Type-A) head is static only (the paper makes only "
+                              f"the backbone dynamic for Type-A); use upsample_bneck for a dynamic head")
         if self.num_kernels < 1:
             raise ConfigError(f"{path}.num_kernels: must be >= 1, got {self.num_kernels}")
 

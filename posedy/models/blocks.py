@@ -1,0 +1,51 @@
+"""Building blocks shared by the backbones and heads.
+
+Every convolution is built by an injected ``conv_layer`` callable with
+``posedy.layers.create_conv2d``'s signature, so the block only says *whether* a convolution is
+dynamic and the factory decides what that means.
+"""
+
+from typing import Callable, Optional
+
+from torch import nn
+
+from posedy.layers import create_conv2d
+
+
+def make_divisible(value: float, divisor: int = 8, min_value: Optional[int] = None) -> int:
+    """Round a scaled channel count to a multiple of ``divisor`` (MobileNet's rounding).
+
+    Rounds to the nearest multiple, but never goes below 90% of ``value`` (rounding down by
+    more than 10% would change the network's capacity noticeably).
+    """
+    min_value = divisor if min_value is None else min_value
+    rounded = max(min_value, int(value + divisor / 2) // divisor * divisor)
+    if rounded < 0.9 * value:
+        rounded += divisor
+    return rounded
+
+
+class ConvNormAct(nn.Sequential):
+    """conv -> norm -> activation, the unit all backbones are made of.
+
+    Args:
+        in_channels, out_channels, kernel_size, stride, groups: as ``nn.Conv2d`` ("same" padding).
+        dynamic: ask ``conv_layer`` for a dynamic convolution.
+        conv_layer: factory with ``create_conv2d``'s signature.
+        norm_layer: ``norm_layer(channels)``.
+        activation_layer: ``activation_layer()`` or None for a linear unit (MobileNetV2's
+            projection).
+    Shapes: (N, C_in, H, W) -> (N, C_out, H / stride, W / stride).
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int = 3, stride: int = 1,
+                 groups: int = 1, *, dynamic: bool = False, conv_layer: Callable = create_conv2d,
+                 norm_layer: Callable = nn.BatchNorm2d,
+                 activation_layer: Optional[Callable] = nn.ReLU):
+        layers = [conv_layer(in_channels, out_channels, kernel_size, stride, groups=groups,
+                             bias=False, dynamic=dynamic),
+                  norm_layer(out_channels)]
+        if activation_layer is not None:
+            layers.append(activation_layer())
+        super().__init__(*layers)
+        self.out_channels = out_channels

@@ -1,0 +1,92 @@
+"""Type-B pose head: bilinear upsampling and MobileNetV2 bottlenecks with 5x5 depthwise
+convolutions (DY paper Table 9), static or dynamic.
+
+Each of the three stages doubles the resolution with bilinear upsampling and then runs ``n``
+bottlenecks; a 1x1 convolution predicts one heatmap per joint. In the dynamic head every
+convolution is dynamic, the final 1x1 included ("dynamic convolution in both the backbone and
+the head", Table 10). The input width of the first bottleneck is the backbone's
+``out_channels``, as Table 9 writes it ("16 x 12 x B_out"); docs/complexity.md compares the
+resulting counts with Table 10's head columns, which this reading does not reproduce.
+"""
+
+from dataclasses import dataclass
+from functools import partial
+from typing import Callable, Sequence
+
+from torch import nn
+
+from posedy.layers import create_conv2d
+
+from ..backbones.mobilenet_v2 import POSITIONS, InvertedResidual
+from ..registry import HEADS
+
+
+@dataclass(frozen=True)
+class HeadStage:
+    """One stage of Table 9: x2 bilinear upsampling, then ``num_blocks`` 5x5 bottlenecks."""
+    expanded_channels: int
+    out_channels: int
+    num_blocks: int
+    kernel_size: int = 5
+
+
+# DY paper Table 9 (exp size, #out, n) per row; input 16x12, 32x24, 64x48 for 256x192 crops.
+HEAD_STAGES = (
+    HeadStage(expanded_channels=768, out_channels=256, num_blocks=2),
+    HeadStage(expanded_channels=768, out_channels=128, num_blocks=1),
+    HeadStage(expanded_channels=384, out_channels=128, num_blocks=1),
+)
+
+
+class UpsampleBneckHead(nn.Module):
+    """Light-weight Type-B head.
+
+    Args:
+        in_channels: channels of the backbone output.
+        num_joints: heatmaps to predict.
+        stages: the stage table (default ``HEAD_STAGES``).
+        dynamic: every convolution of the head is dynamic.
+        conv_layer, norm_layer: injected layer factories.
+    Shapes: (N, in_channels, H, W) -> (N, num_joints, 8 H, 8 W) for three stages.
+    """
+
+    def __init__(self, in_channels: int, num_joints: int = 17, stages: Sequence[HeadStage] = HEAD_STAGES, *,
+                 dynamic: bool = False, conv_layer: Callable = create_conv2d, norm_layer: Callable = nn.BatchNorm2d):
+        super().__init__()
+        self.in_channels = in_channels
+        positions = POSITIONS if dynamic else ()
+        layers = []
+        for stage in stages:
+            layers.append(nn.Upsample(scale_factor=2, mode="bilinear", align_corners=False))
+            for _ in range(stage.num_blocks):
+                layers.append(InvertedResidual(in_channels, stage.out_channels, 1, stage.expanded_channels,
+                                               kernel_size=stage.kernel_size, dynamic_positions=positions,
+                                               conv_layer=conv_layer, norm_layer=norm_layer))
+                in_channels = stage.out_channels
+        self.stages = nn.Sequential(*layers)
+        self.final = conv_layer(in_channels, num_joints, 1, bias=True, dynamic=dynamic)
+        self._init_weights()
+
+    def _init_weights(self) -> None:
+        for m in self.modules():
+            if isinstance(m, nn.Conv2d):
+                nn.init.kaiming_normal_(m.weight, mode="fan_out")
+                if m.bias is not None:
+                    nn.init.zeros_(m.bias)
+            elif isinstance(m, nn.BatchNorm2d):
+                nn.init.ones_(m.weight)
+                nn.init.zeros_(m.bias)
+        # Small heatmap-layer weights, as SimpleBaseline, so the first predictions are flat.
+        if isinstance(self.final, nn.Conv2d):
+            nn.init.normal_(self.final.weight, std=0.001)
+
+    def forward(self, x):
+        return self.final(self.stages(x))
+
+
+@HEADS.register("upsample_bneck")
+def upsample_bneck(in_channels: int, num_joints: int = 17, *, dynamic: bool = False, num_kernels: int = 4,
+                   temperature: float = 30.0, attention: str = "softmax") -> UpsampleBneckHead:
+    """Type-B head (Table 9), static or dynamic."""
+    conv = partial(create_conv2d, num_kernels=num_kernels, temperature=temperature, attention=attention)
+    return UpsampleBneckHead(in_channels, num_joints, dynamic=dynamic, conv_layer=conv)
