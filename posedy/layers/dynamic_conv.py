@@ -14,6 +14,14 @@ from torch import nn
 
 INSPECTION_MODES = ("attention", "average", "max", "shuffle_kernels", "shuffle_images")
 ATTENTION_KINDS = ("softmax", "sigmoid")
+# How the per-sample kernels are applied (``DynamicConv2d.implementation``):
+#   "auto"     - pick per layer type: 1x1 dense -> "bmm", otherwise "grouped" (measured on CPU,
+#                docs/benchmarks.md); batch 1 always convolves with the one aggregated kernel.
+#   "bmm"      - 1x1 dense only: (N, C_out, C_in) @ (N, C_in, H*W), batch-agnostic.
+#   "grouped"  - the batch folded into conv groups (one conv call; batch size enters the graph).
+#   "branches" - sum_k pi_k conv(x, W_k): K static convolutions, batch-agnostic, exact, K times the
+#                FLOPs; for export with a dynamic batch (ONNX Conv needs a constant group count).
+IMPLEMENTATIONS = ("auto", "bmm", "grouped", "branches")
 
 
 def _pair(value):
@@ -98,6 +106,7 @@ class DynamicConv2d(nn.Module):
         self.attention = KernelAttention(in_channels, num_kernels, reduction, attention=attention)
         self.register_buffer("temperature", torch.tensor(float(temperature)))
         self.mode = "attention"
+        self.implementation = "auto"
         self.record_attention = False
         self.last_attention = None
         self._generator = None
@@ -158,10 +167,59 @@ class DynamicConv2d(nn.Module):
         bias = torch.mm(pi, self.bias) if self.bias is not None else None
         return weight, bias
 
+    @property
+    def is_pointwise(self) -> bool:
+        """A dense 1x1 convolution without padding: it is a matrix product per sample."""
+        return self.kernel_size == (1, 1) and self.groups == 1 and self.padding == (0, 0)
+
+    def set_implementation(self, implementation: str) -> None:
+        """Choose how per-sample kernels are applied (see ``IMPLEMENTATIONS``)."""
+        if implementation not in IMPLEMENTATIONS:
+            raise ValueError(f"implementation must be one of {IMPLEMENTATIONS}, got {implementation!r}")
+        if implementation == "bmm" and not self.is_pointwise:
+            raise ValueError("implementation 'bmm' needs a 1x1 convolution with groups=1 and padding 0")
+        self.implementation = implementation
+
+    def _fast_attention(self, x: torch.Tensor) -> torch.Tensor:
+        """``compute_attention`` for the plain "attention" mode without module-call overhead."""
+        att = self.attention
+        pooled = x.mean(dim=(2, 3))
+        hidden = F.relu(F.linear(pooled, att.fc1.weight, att.fc1.bias))
+        z = F.linear(hidden, att.fc2.weight, att.fc2.bias)
+        if att.attention == "sigmoid":
+            return torch.sigmoid(z)
+        return torch.softmax(z / self.temperature, dim=1)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        pi = self.compute_attention(x)
+        if self.mode == "attention" and not self.record_attention:
+            pi = self._fast_attention(x)
+        else:
+            pi = self.compute_attention(x)
+        return self.apply_attention(x, pi)
+
+    def apply_attention(self, x: torch.Tensor, pi: torch.Tensor) -> torch.Tensor:
+        """Convolve each sample of ``x`` (N, C_in, H, W) with its kernel ``sum_k pi[n, k] W_k``.
+
+        ``pi``: (N, K). Returns (N, C_out, H_out, W_out). The path follows ``implementation``.
+        """
+        impl = self.implementation
+        if impl == "auto":
+            impl = "bmm" if self.is_pointwise else "grouped"
+        if impl == "branches":
+            return self._branches(x, pi.to(self.weight.dtype))
         weight, bias = self.aggregate(pi.to(self.weight.dtype))
         n, c, h, w = x.shape
+        if impl == "bmm":
+            if self.stride != (1, 1):
+                x = x[:, :, ::self.stride[0], ::self.stride[1]]
+                h, w = x.shape[2], x.shape[3]
+            weight = weight.reshape(n, self.out_channels, c)
+            x = x.reshape(n, c, h * w)
+            if bias is None:
+                out = torch.bmm(weight, x)
+            else:
+                out = torch.baddbmm(bias.unsqueeze(2), weight, x)
+            return out.reshape(n, self.out_channels, h, w)
         if n == 1:
             return F.conv2d(x, weight[0], None if bias is None else bias[0], self.stride,
                             self.padding, self.dilation, self.groups)
@@ -170,6 +228,26 @@ class DynamicConv2d(nn.Module):
                        None if bias is None else bias.reshape(-1), self.stride, self.padding,
                        self.dilation, self.groups * n)
         return out.reshape(n, self.out_channels, out.shape[2], out.shape[3])
+
+    def _branches(self, x: torch.Tensor, pi: torch.Tensor) -> torch.Tensor:
+        """sum_k pi_k (W_k * x + b_k) with one static conv of K * C_out channels.
+
+        Exact for any attention (the convolution is linear in its kernel). Output channels are
+        ordered group by group, each group holding its K kernels' channels together, so the
+        grouped structure of the convolution is preserved.
+        """
+        k, g = self.num_kernels, self.groups
+        cout_g = self.out_channels // g
+        # (K, C_out, ...) -> (G, K, C_out/G, ...) -> (G * K * C_out/G, ...)
+        weight = self.weight.reshape(k, g, cout_g, *self.weight.shape[2:]).transpose(0, 1)
+        out = F.conv2d(x, weight.reshape(-1, *self.weight.shape[2:]), None, self.stride,
+                       self.padding, self.dilation, g)
+        n, h, w = out.shape[0], out.shape[2], out.shape[3]
+        out = out.reshape(n, g, k, cout_g, h, w)
+        out = (out * pi.reshape(n, 1, k, 1, 1, 1)).sum(dim=2).reshape(n, self.out_channels, h, w)
+        if self.bias is not None:
+            out = out + torch.mm(pi, self.bias).reshape(n, self.out_channels, 1, 1)
+        return out
 
     def extra_repr(self) -> str:
         text = (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
