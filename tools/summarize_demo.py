@@ -1,0 +1,76 @@
+"""Print the demo's summary table: model, params, MAdds, COCO AP with detection boxes.
+
+    python tools/summarize_demo.py WORK_DIR EXPERIMENT.yaml [EXPERIMENT.yaml ...] [--markdown FILE]
+
+Reads ``WORK_DIR/<experiment name>/test/metrics.json`` written by ``tools/test.py``.
+"""
+
+import argparse
+import datetime
+import json
+import platform
+import sys
+from pathlib import Path
+
+import torch
+
+from posedy.config import ConfigError, load_experiment
+from posedy.models import build_pose_model
+from posedy.models.complexity import pose_complexity
+
+
+def machine_name() -> str:
+    """CPU model name from /proc/cpuinfo (falls back to platform), with the core count."""
+    name = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                name = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{name}, {torch.get_num_threads()} threads"
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("work_dir", type=Path)
+    parser.add_argument("experiments", nargs="+", type=Path)
+    parser.add_argument("--markdown", type=Path, help="also write the table as Markdown here")
+    args = parser.parse_args(argv)
+
+    rows = []
+    for path in args.experiments:
+        try:
+            cfg = load_experiment(path)
+        except ConfigError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        model = build_pose_model(cfg.model)
+        cx = pose_complexity(model, tuple(cfg.data.image_size))["total"]
+        metrics_file = args.work_dir / path.stem / "test" / "metrics.json"
+        try:
+            metrics = json.loads(metrics_file.read_text())
+        except (OSError, json.JSONDecodeError) as exc:
+            print(f"error: {metrics_file}: cannot read metrics ({exc.__class__.__name__})", file=sys.stderr)
+            return 1
+        kind = "dynamic K=%d" % cfg.model.backbone.num_kernels if cfg.model.backbone.dynamic else "static"
+        rows.append((path.stem, kind, cx.params / 1e6, cx.madds / 1e6, metrics["AP"], metrics["AP .5"],
+                     metrics["AR"]))
+
+    header = ("experiment", "conv", "params (M)", "MAdds (M)", "AP", "AP .5", "AR")
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for name, kind, params, madds, ap, ap50, ar in rows:
+        lines.append(f"| {name} | {kind} | {params:.2f} | {madds:.1f} | {ap:.3f} | {ap50:.3f} | {ar:.3f} |")
+    stamp = (f"Measured by tools/demo.sh on {machine_name()}, "
+             f"{datetime.date.today().isoformat()}, torch {torch.__version__}; synthetic val set, detection boxes.")
+    text = "\n".join(lines) + "\n\n" + stamp + "\n"
+    print(text)
+    if args.markdown:
+        args.markdown.parent.mkdir(parents=True, exist_ok=True)
+        args.markdown.write_text(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
