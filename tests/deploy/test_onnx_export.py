@@ -1,0 +1,86 @@
+"""ONNX export of dynamic models: onnxruntime agrees with PyTorch for a fixed and a dynamic batch."""
+
+import runpy
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from posedy.config import load_experiment
+from posedy.deploy import export_onnx
+from posedy.layers import DynamicConv2d
+from posedy.models import build_pose_model
+
+ort = pytest.importorskip("onnxruntime")
+
+
+def _small_dynamic_net() -> nn.Sequential:
+    torch.manual_seed(0)
+    net = nn.Sequential(
+        nn.Conv2d(3, 8, 3, 2, 1, bias=False), nn.BatchNorm2d(8), nn.ReLU(),
+        DynamicConv2d(8, 16, 1, bias=False, temperature=1.0), nn.BatchNorm2d(16), nn.ReLU6(),
+        DynamicConv2d(16, 16, 5, 2, 2, groups=16, bias=False, temperature=1.0), nn.BatchNorm2d(16), nn.ReLU6(),
+        DynamicConv2d(16, 8, 3, 1, 1, temperature=1.0),
+    )
+    for m in net.modules():
+        if isinstance(m, nn.BatchNorm2d):
+            m.running_mean.uniform_(-0.5, 0.5)
+            m.running_var.uniform_(0.5, 1.5)
+    return net.eval()
+
+
+def _run(path, x):
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    return session.run(None, {"image": x.numpy()})[0]
+
+
+@pytest.mark.parametrize("batch", [1, "dynamic"])
+def test_small_dynamic_net_matches_onnxruntime(tmp_path, batch):
+    net = _small_dynamic_net()
+    path = export_onnx(net, tmp_path / "net.onnx", image_size_wh=(20, 28), batch=batch)
+    sizes = [1] if batch == 1 else [1, 3, 5]
+    for n in sizes:
+        x = torch.randn(n, 3, 28, 20, generator=torch.Generator().manual_seed(n))
+        with torch.no_grad():
+            expected = net(x).numpy()
+        np.testing.assert_allclose(_run(path, x), expected, atol=1e-4, rtol=1e-4)
+    assert net.training is False and isinstance(net[1], nn.BatchNorm2d), "export must not modify the model"
+
+
+def _export_tool_main(argv):
+    """``tools/export_onnx.py``'s ``main`` run in this process (no interpreter start-up)."""
+    return runpy.run_path(str(_repo_root() / "tools" / "export_onnx.py"), run_name="export_onnx")["main"](argv)
+
+
+def _repo_root():
+    return Path(__file__).resolve().parents[2]
+
+
+EXPERIMENT = "experiments/synthetic/mbv2-x0.5_dy4_typeB_128x96_adam_lr2e-3_e30.yaml"
+
+
+def test_export_tool_reports_a_bad_checkpoint_in_one_line(tmp_path, capsys):
+    bad = tmp_path / "broken.pth"
+    bad.write_bytes(b"not a checkpoint")
+    code = _export_tool_main([str(_repo_root() / EXPERIMENT), "--checkpoint", str(bad), "--out", str(tmp_path / "x.onnx")])
+    assert code == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and str(bad) in lines[0], lines
+    assert not (tmp_path / "x.onnx").exists()
+
+
+def test_export_tool_writes_a_dynamic_batch_pose_model_that_matches(tmp_path, capsys):
+    experiment = _repo_root() / EXPERIMENT
+    cfg = load_experiment(experiment)
+    torch.manual_seed(0)
+    model = build_pose_model(cfg.model)
+    ckpt = tmp_path / "model.pth"
+    torch.save({"model": model.state_dict()}, ckpt)
+    out = tmp_path / "model.onnx"
+    code = _export_tool_main([str(experiment), "--checkpoint", str(ckpt), "--out", str(out), "--batch", "dynamic",
+                              "--check"])
+    assert code == 0
+    diff = float(capsys.readouterr().out.strip().splitlines()[-1].split("=")[-1])
+    assert out.exists() and diff < 1e-4

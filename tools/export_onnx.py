@@ -1,0 +1,45 @@
+"""Export a trained pose model to ONNX.
+
+    python tools/export_onnx.py EXPERIMENT.yaml --checkpoint CKPT --out FILE [--batch 1|dynamic]
+"""
+
+import argparse
+import sys
+
+from posedy.config import ConfigError, load_experiment
+from posedy.deploy import export_onnx
+from posedy.engine.checkpoint import CheckpointError, load_checkpoint
+from posedy.models import build_pose_model
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
+    parser.add_argument("experiment", help="experiment YAML")
+    parser.add_argument("--checkpoint", required=True, help="training checkpoint or model state_dict")
+    parser.add_argument("--out", required=True, help="ONNX file to write")
+    parser.add_argument("--batch", default="dynamic", choices=("1", "dynamic"),
+                        help="fixed batch 1 or a symbolic batch axis (default dynamic)")
+    parser.add_argument("--opset", type=int, default=17)
+    parser.add_argument("--check", action="store_true",
+                        help="run onnxruntime on a random input and compare with PyTorch")
+    parser.add_argument("overrides", nargs="*", help="dotted config overrides key=value")
+    args = parser.parse_args(argv)
+    try:
+        cfg = load_experiment(args.experiment, args.overrides)
+        model = build_pose_model(cfg.model)
+        load_checkpoint(args.checkpoint, model)
+    except (ConfigError, CheckpointError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    batch = 1 if args.batch == "1" else "dynamic"
+    path = export_onnx(model, args.out, cfg.data.image_size, batch=batch, opset=args.opset)
+    print(f"wrote {path} (batch {args.batch}, input {cfg.data.image_size[0]}x{cfg.data.image_size[1]} w x h)")
+    if args.check:
+        from posedy.deploy.onnx_check import max_abs_difference
+        diff = max_abs_difference(model, path, cfg.data.image_size, batch=2 if batch == "dynamic" else 1)
+        print(f"max |onnxruntime - torch| = {diff:.3g}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
