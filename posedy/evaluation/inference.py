@@ -46,6 +46,12 @@ def infer_heatmaps(model, images: torch.Tensor, flip_pairs, *, flip: bool = True
         (N, K, h, w) float32 tensor on the device of the model output.
     """
     heatmaps = _as_heatmaps(model(images)).float()
+    (height, width), (hm_h, hm_w) = images.shape[2:], heatmaps.shape[2:]
+    # Decoding maps heatmap pixels back with one isotropic stride; a head whose output
+    # does not keep the crop's aspect ratio would silently shift every joint.
+    if height * hm_w != width * hm_h:
+        raise ValueError(f"model output {hm_h}x{hm_w} (h x w) does not have the aspect ratio of its "
+                         f"input {height}x{width}; check data.image_size against the architecture")
     if flip:
         flipped = _as_heatmaps(model(torch.flip(images, dims=(3,)))).float()
         heatmaps = (heatmaps + flip_back(flipped.to(heatmaps.device), flip_pairs, shift)) * 0.5
@@ -70,13 +76,14 @@ def predict(model, loader, flip_pairs, *, flip: bool = True, shift: bool = True,
         dict of per-instance arrays in dataset order: ``keypoints`` (N, K, 3) float64 image
         ``(x, y, score)``, ``center`` (N, 2), ``scale`` (N, 2), ``areas`` (N,) padded crop
         area ``scale_w * scale_h``, ``box_scores`` (N,), ``image_ids`` (N,) int64,
-        ``index`` (N,) int64.
+        ``index`` (N,) int64, ``corrupt`` (N,) bool (items whose image could not be read
+        and were replaced by a black crop; ``evaluate_predictions`` drops them).
     """
     device = torch.device(device) if device is not None else _model_device(model)
     was_training = model.training if isinstance(model, nn.Module) else None
     if isinstance(model, nn.Module):
         model.eval()
-    parts = {k: [] for k in ("keypoints", "center", "scale", "box_scores", "image_ids", "index")}
+    parts = {k: [] for k in ("keypoints", "center", "scale", "box_scores", "image_ids", "index", "corrupt")}
     try:
         with torch.inference_mode():
             for batch in tqdm(loader, desc="inference", disable=not progress, leave=False):
@@ -90,6 +97,8 @@ def predict(model, loader, flip_pairs, *, flip: bool = True, shift: bool = True,
                 parts["box_scores"].append(np.asarray(batch["score"], dtype=np.float64).reshape(-1))
                 parts["image_ids"].append(np.asarray(batch["image_id"], dtype=np.int64).reshape(-1))
                 parts["index"].append(np.asarray(batch["index"], dtype=np.int64).reshape(-1))
+                corrupt = batch.get("corrupt", np.zeros(len(center), dtype=bool))
+                parts["corrupt"].append(np.asarray(corrupt, dtype=bool).reshape(-1))
     finally:
         if was_training:
             model.train()
@@ -105,14 +114,15 @@ def evaluate_predictions(predictions: dict, ann, results_file, *, keypoint_thr: 
     """Rescore, OKS-NMS, write the COCO results file atomically and score it.
 
     Args:
-        predictions: the output of ``predict``.
+        predictions: the output of ``predict`` (instances marked ``corrupt`` are dropped).
         ann: annotation file path or pycocotools ``COCO``.
         results_file: where the results JSON goes.
     Returns:
         dict of COCO keypoint metrics (``posedy.evaluation.coco_eval.METRIC_NAMES``).
     """
-    final = select_final_poses(predictions["keypoints"], predictions["box_scores"],
-                               predictions["areas"], predictions["image_ids"],
+    ok = ~predictions.get("corrupt", np.zeros(len(predictions["keypoints"]), dtype=bool))
+    final = select_final_poses(predictions["keypoints"][ok], predictions["box_scores"][ok],
+                               predictions["areas"][ok], predictions["image_ids"][ok],
                                keypoint_thr=keypoint_thr, oks_thr=oks_thr, nms=nms)
     write_keypoint_results(results_file, final["image_ids"], final["keypoints"], final["scores"])
     return evaluate_coco_keypoints(ann, results_file)

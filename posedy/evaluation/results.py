@@ -2,7 +2,7 @@
 
 import json
 import os
-import tempfile
+import uuid
 from pathlib import Path
 
 import numpy as np
@@ -52,9 +52,10 @@ def atomic_write_text(path, text: str) -> None:
         OSError: the directory is missing or not writable.
     """
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    # A unique name opened with "x" (not mkstemp, whose 0600 mode would survive the rename).
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
     try:
-        with os.fdopen(fd, "w") as fh:
+        with open(tmp, "x") as fh:
             fh.write(text)
             fh.flush()
             os.fsync(fh.fileno())

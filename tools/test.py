@@ -1,0 +1,187 @@
+"""Evaluate a pose checkpoint on COCO keypoints, or score a results file alone.
+
+Examples:
+    python tools/test.py EXP.yaml --checkpoint work_dirs/exp/best.pth            # detection boxes
+    python tools/test.py EXP.yaml --checkpoint best.pth --gt-boxes --no-flip --post-process dark
+    python tools/test.py EXP.yaml --onnx model.onnx --det-boxes dets.json --work-dir out/
+    python tools/test.py --results out/results.json --ann person_keypoints_val2017.json
+
+Writes WORK_DIR/results.json (COCO keypoint results) and WORK_DIR/metrics.json, both
+atomically, and prints the AP/AR table. Errors are one line on stderr with a non-zero exit.
+"""
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+from posedy.config import ConfigError, config_to_dict, load_experiment
+from posedy.data import DataError, build_dataset
+from posedy.data.keypoints import COCO_FLIP_PAIRS
+from posedy.engine.checkpoint import CheckpointError, load_checkpoint
+from posedy.evaluation import evaluate_coco_keypoints, format_metrics_table, write_json_atomic
+from posedy.evaluation.inference import OnnxPoseRunner, evaluate_predictions, predict
+from posedy.models import build_pose_model
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="tools/test.py", description=__doc__.splitlines()[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
+    parser.add_argument("config", nargs="?", help="experiment YAML (not with --results)")
+    parser.add_argument("--checkpoint", metavar="CKPT", help="checkpoint .pth with a 'model' state dict")
+    parser.add_argument("--onnx", metavar="FILE", help="evaluate this ONNX model instead of a checkpoint")
+    boxes = parser.add_mutually_exclusive_group()
+    boxes.add_argument("--det-boxes", metavar="FILE", help="person detections (COCO results format)")
+    boxes.add_argument("--gt-boxes", action="store_true", help="crop the ground-truth boxes")
+    parser.add_argument("--no-flip", action="store_true", help="no flip test")
+    parser.add_argument("--post-process", choices=("quarter", "dark", "argmax"), help="heatmap decoding")
+    parser.add_argument("--work-dir", metavar="DIR", help="output folder (default work_dirs/<YAML name>/test)")
+    parser.add_argument("--batch-size", type=int, metavar="B")
+    parser.add_argument("--device", help="torch device (default: cuda if available, else cpu)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("--opts", nargs="*", default=[], metavar="KEY=VALUE",
+                        help="config overrides with dotted keys, e.g. test.oks_thr=0.8")
+    parser.add_argument("--results", metavar="FILE", help="score this results JSON alone (needs --ann)")
+    parser.add_argument("--ann", metavar="FILE", help="annotation file for --results")
+    return parser
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.results is not None:
+        if args.ann is None:
+            parser.error("--results needs --ann")
+        extra = [name for name, value in (("EXPERIMENT", args.config), ("--checkpoint", args.checkpoint),
+                                          ("--onnx", args.onnx), ("--det-boxes", args.det_boxes))
+                 if value is not None] + (["--gt-boxes"] if args.gt_boxes else [])
+        if extra:
+            parser.error(f"--results scores a file alone; it cannot be combined with {', '.join(extra)}")
+        return args
+    if args.ann is not None:
+        parser.error("--ann goes with --results (a model run reads data.val_ann of the experiment)")
+    if args.config is None:
+        parser.error("an experiment YAML is required (or --results FILE --ann FILE)")
+    if (args.checkpoint is None) == (args.onnx is None):
+        parser.error("give exactly one of --checkpoint and --onnx")
+    if args.batch_size is not None and args.batch_size < 1:
+        parser.error("--batch-size must be >= 1")
+    return args
+
+
+def _error(message: str, code: int = 1) -> int:
+    print(f"error: {message}", file=sys.stderr)
+    return code
+
+
+def _prepare_work_dir(path: Path) -> None:
+    """Create ``path`` and prove it writable before spending time on inference."""
+    path.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryFile(dir=path):
+        pass
+
+
+def _overrides(args) -> list:
+    opts = list(args.opts)
+    if args.no_flip:
+        opts.append("test.flip=false")
+    if args.post_process:
+        opts.append(f"test.post_process={args.post_process}")
+    if args.batch_size:
+        opts.append(f"test.batch_size={args.batch_size}")
+    if args.gt_boxes:
+        opts.append("test.use_gt_boxes=true")
+    if args.det_boxes:
+        opts.append("test.use_gt_boxes=false")
+    return opts
+
+
+def score_results(args) -> int:
+    try:
+        metrics = evaluate_coco_keypoints(args.ann, args.results)
+    except ValueError as exc:
+        return _error(str(exc))
+    print(format_metrics_table(metrics, Path(args.results).stem))
+    if args.work_dir:
+        try:
+            work_dir = Path(args.work_dir)
+            _prepare_work_dir(work_dir)
+            write_json_atomic(work_dir / "metrics.json", {"metrics": metrics, "results": str(args.results),
+                                                          "ann": str(args.ann)})
+        except OSError as exc:
+            return _error(f"{args.work_dir}: cannot write there ({exc.strerror or exc.__class__.__name__})")
+    return 0
+
+
+def evaluate_model(args) -> int:
+    try:
+        cfg = load_experiment(args.config, _overrides(args))
+    except ConfigError as exc:
+        return _error(str(exc), 2)
+    work_dir = Path(args.work_dir) if args.work_dir else Path("work_dirs") / Path(args.config).stem / "test"
+    try:
+        _prepare_work_dir(work_dir)
+    except OSError as exc:
+        return _error(f"{work_dir}: work dir is not writable ({exc.strerror or exc.__class__.__name__})")
+    device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    try:
+        if args.onnx:
+            model = OnnxPoseRunner(args.onnx)
+            device = torch.device("cpu")
+        else:
+            model = build_pose_model(cfg.model)
+            load_checkpoint(args.checkpoint, model)
+            model.to(device)
+    except (CheckpointError, ValueError) as exc:
+        return _error(str(exc))
+    use_gt = cfg.test.use_gt_boxes
+    try:
+        dataset = build_dataset(cfg, "val", boxes="gt" if use_gt else "det",
+                                det_file=None if use_gt else args.det_boxes)
+    except (DataError, ValueError) as exc:
+        return _error(str(exc))
+    loader = torch.utils.data.DataLoader(dataset, batch_size=cfg.test.batch_size, shuffle=False,
+                                         num_workers=cfg.data.num_workers, pin_memory=device.type == "cuda")
+    flip_pairs = [(a, b) for a, b in COCO_FLIP_PAIRS if max(a, b) < cfg.model.num_joints]
+    start = time.perf_counter()
+    try:
+        predictions = predict(model, loader, flip_pairs, flip=cfg.test.flip, shift=cfg.test.shift_heatmap,
+                              method=cfg.test.post_process, device=device, progress=not args.no_progress)
+    except DataError as exc:
+        return _error(str(exc))
+    results_file = work_dir / "results.json"
+    try:
+        metrics = evaluate_predictions(predictions, dataset.coco, results_file,
+                                       keypoint_thr=cfg.test.keypoint_score_thr, oks_thr=cfg.test.oks_thr)
+    except ValueError as exc:
+        return _error(f"{results_file}: {exc}")
+    except OSError as exc:
+        return _error(f"{results_file}: cannot write ({exc.strerror or exc.__class__.__name__})")
+    seconds = time.perf_counter() - start
+    boxes = "gt" if use_gt else str(args.det_boxes or cfg.data.resolve("det_file"))
+    summary = {
+        "metrics": metrics, "experiment": str(args.config), "checkpoint": str(args.checkpoint or args.onnx),
+        "boxes": boxes, "flip": cfg.test.flip, "post_process": cfg.test.post_process,
+        "num_instances": int(len(predictions["keypoints"])), "num_corrupt": int(predictions["corrupt"].sum()),
+        "seconds": round(seconds, 3), "device": str(device), "config": config_to_dict(cfg),
+    }
+    try:
+        write_json_atomic(work_dir / "metrics.json", summary)
+    except OSError as exc:
+        return _error(f"{work_dir / 'metrics.json'}: cannot write ({exc.strerror or exc.__class__.__name__})")
+    print(format_metrics_table(metrics, cfg.name))
+    print(f"results: {results_file}  metrics: {work_dir / 'metrics.json'}  "
+          f"({summary['num_instances']} instances, {seconds:.1f} s on {device})")
+    return 0
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    return score_results(args) if args.results is not None else evaluate_model(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
