@@ -13,6 +13,9 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
+from posedy.data.augment import warp_crop
+from posedy.data.dataset import normalize_crop
+from posedy.data.geometry import box_to_center_scale, get_affine_transform
 from posedy.evaluation.coco_eval import evaluate_coco_keypoints
 from posedy.evaluation.decode import decode_to_image
 from posedy.evaluation.flip import flip_back
@@ -155,3 +158,39 @@ class OnnxPoseRunner:
     def __call__(self, images: torch.Tensor) -> torch.Tensor:
         array = images.detach().cpu().numpy().astype(np.float32)
         return torch.from_numpy(self.session.run(None, {self.input_name: array})[0])
+
+
+def predict_boxes(model, image, boxes, image_size, flip_pairs, *, padding: float = 1.25, flip: bool = True,
+                  shift: bool = True, method: str = "quarter", device=None) -> np.ndarray:
+    """Poses of the people in given boxes of one image (the dataset's val crop, no dataset).
+
+    Args:
+        model: callable (N, 3, H, W) float tensor -> (N, K, h, w) heatmaps.
+        image: (H, W, 3) uint8 BGR.
+        boxes: (N, 4) ``(x, y, w, h)`` person boxes in image pixels.
+        image_size: crop ``(w, h)`` the model was trained on.
+        flip_pairs, flip, shift, method: as for ``predict``.
+    Returns:
+        (N, K, 3) float64 image ``(x, y, score)``.
+    """
+    boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+    aspect = float(image_size[0]) / float(image_size[1])
+    centers, scales, crops = [], [], []
+    for box in boxes:
+        center, scale = box_to_center_scale(box, aspect, padding)
+        mat = get_affine_transform(center, scale, 0.0, image_size)
+        crops.append(normalize_crop(warp_crop(image, mat, image_size), bgr=True))
+        centers.append(center)
+        scales.append(scale)
+    device = torch.device(device) if device is not None else _model_device(model)
+    was_training = model.training if isinstance(model, nn.Module) else None
+    if isinstance(model, nn.Module):
+        model.eval()
+    try:
+        with torch.inference_mode():
+            images = torch.from_numpy(np.stack(crops)).to(device)
+            heatmaps = infer_heatmaps(model, images, flip_pairs, flip=flip, shift=shift)
+    finally:
+        if was_training:
+            model.train()
+    return decode_to_image(heatmaps.cpu().numpy(), np.stack(centers), np.stack(scales), method)

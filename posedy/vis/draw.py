@@ -69,11 +69,12 @@ def draw_pose(image, keypoints, *, threshold: float = 0.3, skeleton=COCO_SKELETO
     return out
 
 
-def draw_box(image, box, color=(255, 200, 0), label: str = "", thickness: int = 1):
+def draw_box(image, box, color=(255, 200, 0), label: str = "", thickness: int = 2):
     """Draw an ``(x, y, w, h)`` box with an optional label above it. Returns a copy."""
     out = np.ascontiguousarray(image, dtype=np.uint8).copy()
     x, y, w, h = (float(v) for v in box)
-    cv2.rectangle(out, _fixed((x, y)), _fixed((x + w, y + h)), color, thickness, cv2.LINE_AA, _SHIFT)
+    # Crisp (not anti-aliased) edges: a thin box should keep its colour.
+    cv2.rectangle(out, _fixed((x, y)), _fixed((x + w, y + h)), color, thickness, cv2.LINE_8, _SHIFT)
     if label:
         cv2.putText(out, label, (int(x), max(int(y) - 4, 10)), cv2.FONT_HERSHEY_SIMPLEX, 0.4, color, 1,
                     cv2.LINE_AA)

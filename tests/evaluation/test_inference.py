@@ -51,3 +51,14 @@ def test_predict_hand_worked_and_flip_consistency():
     shifted = predict(lambda x: model(x), _loader(), [(1, 2)], flip=True, shift=True)
     np.testing.assert_allclose(shifted["keypoints"][:, :, 0], out["keypoints"][:, :, 0] + 0.5)
     np.testing.assert_allclose(shifted["keypoints"][:, :, 2], 0.5)
+
+
+def test_predict_boxes_finds_a_bright_block_in_image_coordinates():
+    from posedy.evaluation.inference import predict_boxes
+
+    image = np.zeros((200, 240, 3), dtype=np.uint8)
+    image[60:68, 100:108] = 255  # block centre (103.5, 63.5) in pixel-centre coordinates
+    kps = predict_boxes(PoolModel(1), image, [[50.0, 20.0, 96.0, 128.0]], (192, 256), [], flip=False)
+    # Crop zoom is 192 / 120 = 1.6, so one heatmap pixel is 4 / 1.6 = 2.5 image pixels.
+    assert kps.shape == (1, 1, 3)
+    assert abs(kps[0, 0, 0] - 103.5) <= 2.5 and abs(kps[0, 0, 1] - 63.5) <= 2.5

@@ -1,0 +1,90 @@
+import importlib.util
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from posedy.vis.render import (GT_BOX_COLOR, compare_with_ground_truth, draw_ground_truth, draw_predictions,
+                               group_results_by_image)
+
+ROOT = Path(__file__).resolve().parents[2]
+SAMPLE_DIR = Path("/work/shared/data/coco_sample")
+SAMPLE = SAMPLE_DIR / "test_coco.json"
+needs_sample = pytest.mark.skipif(not SAMPLE.is_file(), reason="COCO sample not available")
+
+_spec = importlib.util.spec_from_file_location("posedy_tools_visualize", ROOT / "tools" / "visualize.py")
+visualize = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(visualize)
+
+
+def _entry(image_id, score, x):
+    kps = np.zeros((17, 3))
+    kps[:, 0], kps[:, 1], kps[:, 2] = x, 10.0, 0.9
+    return {"image_id": image_id, "category_id": 1, "keypoints": kps.ravel().tolist(), "score": score}
+
+
+def test_group_results_by_image_sorts_by_score():
+    groups = group_results_by_image([_entry(2, 0.1, 5.0), _entry(1, 0.3, 6.0), _entry(2, 0.8, 7.0)])
+    assert sorted(groups) == [1, 2]
+    kps, scores = groups[2]
+    assert kps.shape == (2, 17, 3)
+    np.testing.assert_allclose(scores, [0.8, 0.1])
+    np.testing.assert_allclose(kps[:, 0, 0], [7.0, 5.0])
+
+
+def test_draw_predictions_skips_low_scores_and_ground_truth_draws_boxes():
+    image = np.zeros((40, 40, 3), np.uint8)
+    kps = np.zeros((2, 17, 3))
+    kps[0, 0] = [10, 10, 0.9]
+    kps[1, 0] = [30, 30, 0.9]
+    out = draw_predictions(image, kps, [0.9, 0.1], min_score=0.2)
+    assert out[10, 10].max() > 0 and out[30, 30].max() == 0
+    gt = draw_ground_truth(image, [{"bbox": [5, 5, 20, 20], "num_keypoints": 0}])
+    assert tuple(gt[5, 15]) == GT_BOX_COLOR
+    both = compare_with_ground_truth(image, kps, [0.9, 0.1], [])
+    assert both.shape == (40, 84, 3)
+
+
+@needs_sample
+def test_visualize_results_with_ground_truth(tmp_path, capsys):
+    data = json.loads(SAMPLE.read_text())
+    results = [{"image_id": a["image_id"], "category_id": 1, "keypoints": a["keypoints"], "score": 1.0}
+               for a in data["annotations"] if a["num_keypoints"] > 0]
+    res_file = tmp_path / "res.json"
+    res_file.write_text(json.dumps(results))
+    out = tmp_path / "vis"
+    assert visualize.main(["--results", str(res_file), "--ann", str(SAMPLE), "--images", str(SAMPLE_DIR),
+                           "--out", str(out), "--with-gt", "--max-images", "2", "--format", "png"]) == 0
+    files = sorted(p.name for p in out.iterdir())
+    assert files == ["000000000785.png", "000000040083.png"]
+    picture = cv2.imread(str(out / files[0]))
+    assert picture.shape == (425, 640 * 2 + 4, 3)
+    # The gap between the panels is black; the left panel has the ground-truth box colour.
+    assert picture[:, 640:644].max() == 0
+    assert np.all(picture[:, :640] == GT_BOX_COLOR, axis=2).sum() > 100
+    assert "wrote 2 pictures" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["--out", "o", "--results", "r.json"], "--results needs --ann and --images"),
+    (["--out", "o"], "give --results/--ann/--images (mode a)"),
+    (["x.yaml", "--checkpoint", "c", "--image", "i.jpg", "--box", "1,2,3", "--out", "o"], "expected X,Y,W,H"),
+    (["x.yaml", "--checkpoint", "c", "--image", "i.jpg", "--box", "1,2,3,4", "--det-boxes", "d", "--out", "o"],
+     "not allowed with argument"),
+])
+def test_visualize_cli_errors(argv, message, capsys):
+    with pytest.raises(SystemExit) as exc:
+        visualize.main(argv)
+    assert exc.value.code == 2 and message in capsys.readouterr().err
+
+
+@needs_sample
+def test_visualize_missing_image_is_one_line(tmp_path, capsys):
+    res_file = tmp_path / "res.json"
+    res_file.write_text(json.dumps([_entry(785, 0.9, 5.0)]))
+    assert visualize.main(["--results", str(res_file), "--ann", str(SAMPLE), "--images", str(tmp_path),
+                           "--out", str(tmp_path / "o")]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "000000000785.jpg: missing or not a decodable image" in err
