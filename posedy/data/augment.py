@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from posedy.data.geometry import apply_affine, get_affine_transform
+from posedy.data.geometry import apply_affine, get_affine_transform, invert_affine
 from posedy.data.keypoints import (COCO_FLIP_PAIRS, COCO_LOWER_BODY_IDS, COCO_UPPER_BODY_IDS,
                                    NUM_COCO_KEYPOINTS, flip_permutation)
 
@@ -101,6 +101,40 @@ def transform_keypoints(keypoints, visible, mat, flip: bool, flip_perm):
     if flip:
         out, vis = out[flip_perm], vis[flip_perm]
     return out, vis
+
+
+def source_window(mat, output_size, image_hw):
+    """The image pixels a bilinear warp into ``output_size`` with ``mat`` can read.
+
+    The crop's rectangle, grown by one pixel, is mapped back into the image; its bounding
+    box plus one pixel for the bilinear neighbour (and one for cv2's 1/32-pixel rounding)
+    is clipped to the image. Warping only this window (with ``shift_affine``) gives the
+    same crop while touching a fraction of a large image.
+
+    Args:
+        mat: (2, 3) image -> crop; output_size: ``(w, h)``; image_hw: ``(H, W)``.
+    Returns:
+        ``(x0, y0, x1, y1)`` ints with exclusive ends, or None when the crop sees no pixel
+        of the image.
+    """
+    w, h = float(output_size[0]), float(output_size[1])
+    corners = np.array([[-1.0, -1.0], [w, -1.0], [-1.0, h], [w, h]])
+    src = apply_affine(corners, invert_affine(mat))
+    lo = np.floor(src.min(axis=0)).astype(np.int64) - 1
+    hi = np.floor(src.max(axis=0)).astype(np.int64) + 3
+    x0, y0 = max(int(lo[0]), 0), max(int(lo[1]), 0)
+    x1, y1 = min(int(hi[0]), int(image_hw[1])), min(int(hi[1]), int(image_hw[0]))
+    if x1 <= x0 or y1 <= y0:
+        return None
+    return x0, y0, x1, y1
+
+
+def shift_affine(mat, x0: float, y0: float) -> np.ndarray:
+    """The (2, 3) matrix for the sub-image whose top-left pixel is ``(x0, y0)`` of the image."""
+    mat = np.asarray(mat, dtype=np.float64)
+    out = mat.copy()
+    out[:, 2] += mat[:, :2] @ np.array([x0, y0], dtype=np.float64)
+    return out
 
 
 def warp_crop(image, mat, output_size) -> np.ndarray:

@@ -3,8 +3,10 @@ import pytest
 
 from posedy.data.augment import (AugmentPolicy, CropTransform, apply_photometric, build_photometric,
                                  clipped_rotation, clipped_scale_factor, half_body_center_scale,
-                                 select_half_body, transform_keypoints, warp_crop)
-from posedy.data.geometry import get_affine_transform
+                                 select_half_body, shift_affine, source_window, transform_keypoints,
+                                 warp_crop)
+from posedy.data.dataset import crop_image
+from posedy.data.geometry import apply_affine, get_affine_transform
 from posedy.data.keypoints import COCO_FLIP_PAIRS, flip_permutation
 
 
@@ -142,3 +144,27 @@ def test_photometric_seeded():
     assert a.shape == crop.shape and a.dtype == np.uint8
     np.testing.assert_array_equal(a, b)
     assert any(not np.array_equal(apply_photometric(pipe, crop, s), crop) for s in range(5))
+
+
+def test_source_window_and_shift_values():
+    mat = get_affine_transform((50.0, 40.0), (20.0, 20.0), 0.0, (10, 10))  # zoom 0.5
+    # x_img = 2 x_crop + 40, y_img = 2 y_crop + 30: crop [-1, 10] -> x [38, 60], y [28, 50];
+    # then one pixel before and an exclusive end three past the last.
+    assert source_window(mat, (10, 10), (80, 100)) == (37, 27, 63, 53)
+    assert source_window(mat, (10, 10), (30, 30)) is None
+    shifted = shift_affine(mat, 37, 27)
+    np.testing.assert_allclose(apply_affine([[0.0, 0.0]], shifted), apply_affine([[37.0, 27.0]], mat))
+
+
+def test_crop_image_matches_full_warp():
+    rng = np.random.default_rng(0)
+    image = rng.integers(0, 256, (120, 160, 3), dtype=np.uint8)
+    differing = 0
+    for _ in range(40):
+        mat = get_affine_transform(rng.uniform(-20, 180, 2), (rng.uniform(10, 300),) * 2, rng.uniform(-90, 90),
+                                   (48, 64), flip=bool(rng.random() < 0.5))
+        full = warp_crop(image, mat, (48, 64)).astype(int)
+        part = crop_image(image, mat, (48, 64))[..., :3].astype(int)
+        assert np.abs(full - part).max() <= 1
+        differing += int((full != part).sum())
+    assert differing <= 0.001 * 40 * 48 * 64 * 3
