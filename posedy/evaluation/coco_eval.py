@@ -31,12 +31,14 @@ def load_coco(ann_file) -> COCO:
         raise ValueError(f"{path}: not a COCO annotation file ({exc.__class__.__name__})") from None
 
 
-def evaluate_coco_keypoints(ann, results, *, verbose: bool = False) -> dict:
+def evaluate_coco_keypoints(ann, results, *, image_ids=None, verbose: bool = False) -> dict:
     """COCO keypoint AP/AR of a results file against ground truth.
 
     Args:
         ann: annotation file path or a pycocotools ``COCO`` object.
         results: results file path (COCO keypoint results format) or the loaded list.
+        image_ids: evaluate on these images only (default: every image of ``ann``), e.g.
+            when predictions cover a subset of the validation set.
         verbose: let pycocotools print its progress and summary.
     Returns:
         dict with exactly the keys of ``METRIC_NAMES`` (floats in [0, 1]; pycocotools
@@ -65,6 +67,8 @@ def evaluate_coco_keypoints(ann, results, *, verbose: bool = False) -> dict:
     with sink:
         coco_dt = coco.loadRes(dets)
         coco_eval = COCOeval(coco, coco_dt, iouType="keypoints")
+        if image_ids is not None:
+            coco_eval.params.imgIds = sorted({int(i) for i in image_ids})
         coco_eval.evaluate()
         coco_eval.accumulate()
         coco_eval.summarize()

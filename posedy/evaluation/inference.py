@@ -113,13 +113,14 @@ def predict(model, loader, flip_pairs, *, flip: bool = True, shift: bool = True,
 
 
 def evaluate_predictions(predictions: dict, ann, results_file, *, keypoint_thr: float = 0.2,
-                         oks_thr: float = 0.9, nms: bool = True) -> dict:
+                         oks_thr: float = 0.9, nms: bool = True, image_ids=None) -> dict:
     """Rescore, OKS-NMS, write the COCO results file atomically and score it.
 
     Args:
         predictions: the output of ``predict`` (instances marked ``corrupt`` are dropped).
         ann: annotation file path or pycocotools ``COCO``.
         results_file: where the results JSON goes.
+        image_ids: score only these images (see ``evaluate_coco_keypoints``).
     Returns:
         dict of COCO keypoint metrics (``posedy.evaluation.coco_eval.METRIC_NAMES``).
     """
@@ -128,7 +129,7 @@ def evaluate_predictions(predictions: dict, ann, results_file, *, keypoint_thr: 
                                predictions["areas"][ok], predictions["image_ids"][ok],
                                keypoint_thr=keypoint_thr, oks_thr=oks_thr, nms=nms)
     write_keypoint_results(results_file, final["image_ids"], final["keypoints"], final["scores"])
-    return evaluate_coco_keypoints(ann, results_file)
+    return evaluate_coco_keypoints(ann, results_file, image_ids=image_ids)
 
 
 class OnnxPoseRunner:

@@ -1,0 +1,176 @@
+"""Inspect a dynamic pose model: attention statistics per layer and AP per kernel aggregation.
+
+Reproduces the paper's Section 4.3 checks on pose estimation: per-layer attention entropy
+and largest weight over validation crops (flat at low levels, sparse at high levels?), AP
+when every dynamic layer aggregates its kernels by attention, average, argmax, attention
+shuffled over kernels, or attention of another image (Table 3), and AP with attention on
+or off per input-resolution group (Table 4).
+
+Examples:
+    python tools/inspect_attention.py EXP.yaml --checkpoint best.pth --work-dir work_dirs/exp/inspect
+    python tools/inspect_attention.py EXP.yaml --checkpoint best.pth --max-images 100 --skip-table4
+
+Writes attention_stats.json, attention.png (bar charts drawn with OpenCV) and
+aggregation_ap.json into the work dir and prints the tables.
+"""
+
+import argparse
+import sys
+import tempfile
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+
+from posedy.config import ConfigError, load_experiment
+from posedy.data import DataError, build_dataset
+from posedy.data.keypoints import COCO_FLIP_PAIRS
+from posedy.engine.checkpoint import CheckpointError, load_checkpoint
+from posedy.evaluation.attention import (AGGREGATION_MODES, aggregation_mode, attention_statistics,
+                                         named_dynamic_layers, recording_attention, resolution_groups,
+                                         set_group_pattern, table4_patterns)
+from posedy.evaluation.inference import evaluate_predictions, predict
+from posedy.evaluation.results import write_json_atomic
+from posedy.layers import set_inspection_mode
+from posedy.models import build_pose_model
+from posedy.vis.draw import bar_chart
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="tools/inspect_attention.py", description=__doc__.splitlines()[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
+    parser.add_argument("config", help="experiment YAML")
+    parser.add_argument("--checkpoint", required=True, metavar="CKPT")
+    parser.add_argument("--work-dir", metavar="DIR", help="default work_dirs/<YAML name>/inspect")
+    parser.add_argument("--det-boxes", metavar="FILE", help="detection boxes (default: ground-truth boxes)")
+    parser.add_argument("--max-images", type=int, default=0,
+                        help="use the crops of the first N validation images (0: all); AP is scored on them")
+    parser.add_argument("--batch-size", type=int, default=32,
+                        help="crops per batch; 'shuffle across images' permutes within a batch (default 32)")
+    parser.add_argument("--no-flip", action="store_true", help="no flip test in the AP runs")
+    parser.add_argument("--skip-ap", action="store_true", help="statistics and plot only")
+    parser.add_argument("--skip-table4", action="store_true", help="no per-resolution on/off runs")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the shuffle modes")
+    parser.add_argument("--device", help="default: cuda if available, else cpu")
+    parser.add_argument("--opts", nargs="*", default=[], metavar="KEY=VALUE")
+    args = parser.parse_args(argv)
+    if args.max_images < 0 or args.batch_size < 1:
+        parser.error("--max-images must be >= 0 and --batch-size >= 1")
+    return args
+
+
+def _error(message: str) -> int:
+    print(f"error: {message}", file=sys.stderr)
+    return 1
+
+
+def _subset_first_images(dataset, max_images: int):
+    """Indices of the crops of the first ``max_images`` image ids (all when 0), and those ids."""
+    ids = np.array([r.image_id for r in dataset.records])
+    chosen = np.unique(ids)[:max_images] if max_images else np.unique(ids)
+    return np.flatnonzero(np.isin(ids, chosen)).tolist(), chosen.tolist()
+
+
+def _plot(stats: list, modes: dict, path: Path) -> None:
+    labels = [str(i) for i in range(len(stats))]
+    res = [f"{r['input_hw'][0]}x{r['input_hw'][1]}" if r["input_hw"] else "?" for r in stats]
+    width = max(640, 18 * len(stats) + 80)
+    panels = [
+        bar_chart([r["entropy_norm"] for r in stats], labels, size=(width, 260), value_range=(0, 1),
+                  title="normalised attention entropy per dynamic layer (1 = flat, 0 = one kernel)"),
+        bar_chart([r["max_weight"] for r in stats], labels, size=(width, 260), value_range=(0, 1),
+                  color=(60, 160, 60), title="mean largest attention weight per dynamic layer"),
+        bar_chart([r["input_hw"][0] if r["input_hw"] else 0 for r in stats], labels, size=(width, 200),
+                  color=(150, 150, 150), title="input height per layer (" + ", ".join(dict.fromkeys(res)) + ")"),
+    ]
+    if modes:
+        names = list(modes)
+        panels.append(bar_chart([modes[n] for n in names], names, size=(width, 260), value_range=(0, 1),
+                                color=(40, 90, 220), title="AP by kernel aggregation (Table 3)"))
+    if not cv2.imwrite(str(path), np.concatenate(panels, axis=0)):
+        raise OSError(f"{path}: cv2 could not write the plot")
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    overrides = list(args.opts) + ["test.use_gt_boxes=" + ("false" if args.det_boxes else "true")]
+    try:
+        cfg = load_experiment(args.config, overrides)
+    except ConfigError as exc:
+        return _error(str(exc))
+    work_dir = Path(args.work_dir) if args.work_dir else Path("work_dirs") / Path(args.config).stem / "inspect"
+    try:
+        work_dir.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=work_dir):
+            pass
+    except OSError as exc:
+        return _error(f"{work_dir}: work dir is not writable ({exc.strerror or exc.__class__.__name__})")
+    device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    try:
+        model = build_pose_model(cfg.model)
+        load_checkpoint(args.checkpoint, model)
+    except (CheckpointError, ValueError) as exc:
+        return _error(str(exc))
+    model.to(device).eval()
+    if not named_dynamic_layers(model):
+        return _error(f"{args.config}: the model has no dynamic convolution layers to inspect")
+    try:
+        dataset = build_dataset(cfg, "val", boxes="det" if args.det_boxes else "gt", det_file=args.det_boxes)
+    except (DataError, ValueError) as exc:
+        return _error(str(exc))
+    indices, image_ids = _subset_first_images(dataset, args.max_images)
+    loader = torch.utils.data.DataLoader(torch.utils.data.Subset(dataset, indices), batch_size=args.batch_size,
+                                         shuffle=False, num_workers=cfg.data.num_workers)
+    flip_pairs = [(a, b) for a, b in COCO_FLIP_PAIRS if max(a, b) < cfg.model.num_joints]
+
+    def run(name: str) -> float:
+        preds = predict(model, loader, flip_pairs, flip=not args.no_flip, shift=cfg.test.shift_heatmap,
+                        method=cfg.test.post_process, device=device, progress=True)
+        metrics = evaluate_predictions(preds, dataset.coco, work_dir / f"results_{name}.json",
+                                       keypoint_thr=cfg.test.keypoint_score_thr, oks_thr=cfg.test.oks_thr,
+                                       image_ids=image_ids)
+        print(f"  {name:<40s} AP {metrics['AP']:.4f}")
+        return metrics["AP"]
+
+    # Statistics: one pass without flip, attention recorded per layer.
+    with recording_attention(model) as (records, sizes):
+        predict(model, loader, flip_pairs, flip=False, device=device, progress=True)
+    attention = {name: np.concatenate(chunks) for name, chunks in records.items() if chunks}
+    stats = attention_statistics(attention, sizes)
+    groups = resolution_groups(sizes)
+    print(f"{'#':>3} {'layer':<48} {'input':>7} {'entropy/logK':>12} {'max w':>6} {'top share':>9}")
+    for i, r in enumerate(stats):
+        hw = "x".join(map(str, r["input_hw"]))
+        print(f"{i:>3} {r['layer']:<48.48} {hw:>7} {r['entropy_norm']:>12.3f} {r['max_weight']:>6.3f} "
+              f"{r['top_kernel_share']:>9.3f}")
+
+    table3, table4 = {}, []
+    try:
+        if not args.skip_ap:
+            print("Table 3: kernel aggregation")
+            for mode in AGGREGATION_MODES:
+                with aggregation_mode(model, mode, args.seed):
+                    table3[mode] = run(mode)
+            if not args.skip_table4:
+                names = ["x".join(map(str, hw)) for hw, _ in groups]
+                print("Table 4: attention on (+) / average kernel (-) per input resolution: " + " ".join(names))
+                for pattern in table4_patterns(len(groups)):
+                    tag = " ".join("+" if on else "-" for on in pattern)
+                    set_group_pattern(model, groups, pattern)
+                    table4.append({"attention_on": dict(zip(names, pattern)), "AP": run(tag.replace(" ", ""))})
+                set_inspection_mode(model, "attention")
+        write_json_atomic(work_dir / "attention_stats.json",
+                          {"layers": stats, "groups": [{"input_hw": list(hw), "layers": n} for hw, n in groups],
+                           "num_crops": len(indices), "num_images": len(image_ids)})
+        write_json_atomic(work_dir / "aggregation_ap.json", {"table3": table3, "table4": table4})
+        _plot(stats, table3, work_dir / "attention.png")
+    except OSError as exc:
+        return _error(f"{work_dir}: cannot write ({exc.strerror or exc})")
+    print(f"wrote {work_dir / 'attention_stats.json'}, {work_dir / 'aggregation_ap.json'}, "
+          f"{work_dir / 'attention.png'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
