@@ -1,0 +1,72 @@
+"""Every registered backbone x head, static and dynamic: shapes, gradients, BN in train mode."""
+
+import itertools
+
+import pytest
+import torch
+
+from posedy.config import BackboneConfig, ConfigError, HeadConfig, ModelConfig
+from posedy.layers import DynamicConv2d
+from posedy.models import BACKBONES, HEADS, PoseNet, build_pose_model
+
+# Type-A is static only (the paper makes only its backbone dynamic); its "dynamic" case is a
+# dynamic backbone with the static head.
+CASES = list(itertools.product(BACKBONES.names(), HEADS.names(), [False, True]))
+
+
+def test_registries_match_config_names():
+    from posedy.config import BACKBONES as CONFIG_BACKBONES, HEADS as CONFIG_HEADS
+    assert BACKBONES.names() == sorted(CONFIG_BACKBONES)
+    assert HEADS.names() == sorted(CONFIG_HEADS)
+
+
+@pytest.mark.parametrize("backbone,head,dynamic", CASES)
+def test_forward_backward_every_parameter_gets_a_gradient(backbone, head, dynamic):
+    torch.manual_seed(0)
+    head_dynamic = dynamic and head != "deconv"
+    model = build_pose_model(ModelConfig(BackboneConfig(backbone, dynamic=dynamic), HeadConfig(head, dynamic=head_dynamic),
+                                         num_joints=5))
+    assert isinstance(model, PoseNet)
+    assert any(isinstance(m, DynamicConv2d) for m in model.backbone.modules()) == dynamic
+    assert any(isinstance(m, DynamicConv2d) for m in model.head.modules()) == head_dynamic
+    # Random BN scales: ResNet zero-initialises the last BN of each residual branch, which would
+    # (correctly) cut the gradient to the branch; this test is about the graph, not the init.
+    for m in model.modules():
+        if isinstance(m, torch.nn.BatchNorm2d):
+            torch.nn.init.uniform_(m.weight, 0.5, 1.5)
+    model.train()
+    # Batch 2 at 64x32: the stride-32 map is 2x1, so train-mode BN sees more than one value.
+    x = torch.randn(2, 3, 64, 32)
+    out = model(x)
+    assert out.shape == (2, 5, 16, 8)
+    assert torch.isfinite(out).all()
+    out.square().mean().backward()
+    missing = [name for name, p in model.named_parameters() if p.grad is None or not torch.isfinite(p.grad).all()]
+    assert not missing, f"no (finite) gradient for {missing[:5]}"
+    # The attention branch must be reachable too: a dynamic layer whose attention gets no signal is static.
+    zero = [name for name, p in model.named_parameters() if "attention.fc" in name and p.grad.abs().sum() == 0]
+    assert not zero, f"zero gradient for {zero[:5]}"
+
+
+def test_heatmaps_are_quarter_resolution_for_256x192():
+    torch.manual_seed(0)
+    model = build_pose_model(ModelConfig(BackboneConfig("mobilenet_v2", width_mult=0.35), HeadConfig("upsample_bneck")))
+    model.eval()
+    with torch.no_grad():
+        assert model(torch.zeros(1, 3, 256, 192)).shape == (1, 17, 64, 48)
+
+
+def test_settings_reach_the_layers():
+    cfg = ModelConfig(BackboneConfig("mobilenet_v3_small", dynamic=True, num_kernels=3),
+                      HeadConfig("upsample_bneck", dynamic=True, num_kernels=2), temperature=7.0, attention="sigmoid")
+    model = build_pose_model(cfg)
+    bb = [m for m in model.backbone.modules() if isinstance(m, DynamicConv2d)]
+    hd = [m for m in model.head.modules() if isinstance(m, DynamicConv2d)]
+    assert {m.num_kernels for m in bb} == {3} and {m.num_kernels for m in hd} == {2}
+    assert {float(m.temperature) for m in bb + hd} == {7.0}
+    assert {m.attention.attention for m in bb + hd} == {"sigmoid"}
+
+
+def test_dynamic_deconv_head_is_a_config_error():
+    with pytest.raises(ConfigError, match=r"model\.head.*static only"):
+        build_pose_model(ModelConfig(BackboneConfig("resnet18"), HeadConfig("deconv", dynamic=True)))

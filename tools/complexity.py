@@ -1,0 +1,63 @@
+"""Parameters and multiply-adds of a pose experiment or of a classifier.
+
+    python tools/complexity.py experiments/coco/EXPERIMENT.yaml [--json]
+    python tools/complexity.py --classifier mobilenet_v2 [--width-mult 0.5] [--num-kernels 4 | --static]
+                               [--input-size 224] [--json]
+
+Pose models are measured at the experiment's crop size (data.image_size); the JSON is
+{"backbone": {"params": int, "madds": int}, "head": {...}, "total": {...}} (classifiers: "total" only).
+"""
+
+import argparse
+import json
+import sys
+
+from posedy.config import ConfigError, load_experiment
+from posedy.models import build_classifier, build_pose_model, count_complexity, pose_complexity
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("experiment", nargs="?", help="experiment YAML of a pose model")
+    parser.add_argument("--classifier", metavar="NAME", help="measure an ImageNet classifier instead")
+    parser.add_argument("--width-mult", type=float, default=1.0, help="classifier width multiplier (MobileNetV2)")
+    kernels = parser.add_mutually_exclusive_group()
+    kernels.add_argument("--num-kernels", type=int, default=4, help="K of the dynamic classifier (default 4)")
+    kernels.add_argument("--static", action="store_true", help="static classifier")
+    parser.add_argument("--input-size", type=int, default=224, help="classifier input side (default 224)")
+    parser.add_argument("--override", "-o", action="append", default=[], metavar="KEY=VALUE",
+                        help="dotted config override for the experiment, e.g. model.head.dynamic=false")
+    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    args = parser.parse_args(argv)
+    if (args.experiment is None) == (args.classifier is None):
+        parser.error("give either an experiment YAML or --classifier NAME")
+    return args
+
+
+def measure(args) -> dict:
+    if args.classifier:
+        model = build_classifier(args.classifier, width_mult=args.width_mult, dynamic=not args.static,
+                                 num_kernels=args.num_kernels)
+        return {"total": count_complexity(model, args.input_size).as_dict()}
+    cfg = load_experiment(args.experiment, args.override)
+    model = build_pose_model(cfg.model)
+    return {part: c.as_dict() for part, c in pose_complexity(model, tuple(cfg.data.image_size)).items()}
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    try:
+        result = measure(args)
+    except (ConfigError, KeyError, ValueError) as exc:
+        print(f"error: {exc.args[0] if exc.args else exc}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(result))
+    else:
+        for part, c in result.items():
+            print(f"{part:<9} params {c['params'] / 1e6:8.3f}M  MAdds {c['madds'] / 1e6:9.1f}M")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

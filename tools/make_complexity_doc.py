@@ -1,0 +1,40 @@
+"""Write docs/complexity.md: our parameter and MAdds counts beside the paper's Tables 1, 8 and 10.
+
+    python tools/make_complexity_doc.py [--output docs/complexity.md]
+"""
+
+import argparse
+import datetime
+import os
+import platform
+import sys
+
+import torch
+
+from posedy.models import paper_complexity as pc
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--output", default="docs/complexity.md", help="where to write (default docs/complexity.md)")
+    args = parser.parse_args(argv)
+    torch.manual_seed(0)
+    now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    command = "python tools/make_complexity_doc.py" + ("".join(f" {a}" for a in (argv or sys.argv[1:])))
+    provenance = (f"Produced {now} by `{command}` on {platform.machine()} {platform.system()} "
+                  f"({os.cpu_count()} CPUs), Python {platform.python_version()}, torch {torch.__version__}, "
+                  "one forward pass per model with batch 1 on CPU.")
+    text = pc.render_markdown(pc.table1_rows(), pc.table8_rows(), pc.mobilenet_v2_last_conv_rows(),
+                              pc.table10_rows(), pc.type_a_alternatives(),
+                              pc.mobilenet_v2_pose_readings(), provenance)
+    os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
+    tmp = args.output + ".tmp"
+    with open(tmp, "w") as f:
+        f.write(text)
+    os.replace(tmp, args.output)
+    print(f"wrote {args.output}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
