@@ -6,8 +6,9 @@ Examples:
     python tools/test.py EXP.yaml --onnx model.onnx --det-boxes dets.json --work-dir out/
     python tools/test.py --results out/results.json --ann person_keypoints_val2017.json
 
-Writes WORK_DIR/results.json (COCO keypoint results) and WORK_DIR/metrics.json, both
-atomically, and prints the AP/AR table. Errors are one line on stderr with a non-zero exit.
+Writes WORK_DIR/results.json (COCO keypoint results) and WORK_DIR/metrics.json (the ten
+COCO metrics at the top level, the run's settings under "run"), both atomically, and prints
+the AP/AR table. Errors are one line on stderr with a non-zero exit.
 """
 
 import argparse
@@ -109,8 +110,8 @@ def score_results(args) -> int:
         try:
             work_dir = Path(args.work_dir)
             _prepare_work_dir(work_dir)
-            write_json_atomic(work_dir / "metrics.json", {"metrics": metrics, "results": str(args.results),
-                                                          "ann": str(args.ann)})
+            write_json_atomic(work_dir / "metrics.json",
+                              {**metrics, "run": {"results": str(args.results), "ann": str(args.ann)}})
         except OSError as exc:
             return _error(f"{args.work_dir}: cannot write there ({exc.strerror or exc.__class__.__name__})")
     return 0
@@ -162,19 +163,22 @@ def evaluate_model(args) -> int:
         return _error(f"{results_file}: cannot write ({exc.strerror or exc.__class__.__name__})")
     seconds = time.perf_counter() - start
     boxes = "gt" if use_gt else str(args.det_boxes or cfg.data.resolve("det_file"))
-    summary = {
-        "metrics": metrics, "experiment": str(args.config), "checkpoint": str(args.checkpoint or args.onnx),
+    # The metric names sit at the top level (tools/summarize_demo.py reads them there);
+    # how they were obtained goes under "run".
+    run = {
+        "experiment": str(args.config), "checkpoint": str(args.checkpoint or args.onnx),
         "boxes": boxes, "flip": cfg.test.flip, "post_process": cfg.test.post_process,
         "num_instances": int(len(predictions["keypoints"])), "num_corrupt": int(predictions["corrupt"].sum()),
         "seconds": round(seconds, 3), "device": str(device), "config": config_to_dict(cfg),
     }
+    summary = {**metrics, "run": run}
     try:
         write_json_atomic(work_dir / "metrics.json", summary)
     except OSError as exc:
         return _error(f"{work_dir / 'metrics.json'}: cannot write ({exc.strerror or exc.__class__.__name__})")
     print(format_metrics_table(metrics, cfg.name))
     print(f"results: {results_file}  metrics: {work_dir / 'metrics.json'}  "
-          f"({summary['num_instances']} instances, {seconds:.1f} s on {device})")
+          f"({run['num_instances']} instances, {seconds:.1f} s on {device})")
     return 0
 
 

@@ -91,7 +91,7 @@ def test_scores_a_results_file_alone(tmp_path, capsys):
     assert test_tool.main(["--results", str(results), "--ann", str(SAMPLE), "--work-dir", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert "| gt    | 1.000 | 1.000" in out
-    assert json.loads((tmp_path / "metrics.json").read_text())["metrics"]["AP"] == 1.0
+    assert json.loads((tmp_path / "metrics.json").read_text())["AP"] == 1.0
     bad = tmp_path / "bad.json"
     bad.write_text("[1, 2")
     assert test_tool.main(["--results", str(bad), "--ann", str(SAMPLE)]) == 1
@@ -127,8 +127,8 @@ def test_end_to_end_on_the_coco_sample(experiment, tmp_path, capsys):
     assert test_tool.main([str(cfg_path), "--checkpoint", str(ckpt), "--work-dir", str(work),
                            "--no-progress"]) == 0
     metrics = json.loads((work / "metrics.json").read_text())
-    assert tuple(metrics["metrics"]) == METRIC_NAMES
-    assert metrics["num_instances"] == 118 and metrics["flip"] is True
+    assert tuple(metrics) == METRIC_NAMES + ("run",)
+    assert metrics["run"]["num_instances"] == 118 and metrics["run"]["flip"] is True
     results = json.loads((work / "results.json").read_text())
     assert 0 < len(results) <= 118
     assert {r["image_id"] for r in results} <= {785, 40083, 196141, 197388}
@@ -139,7 +139,8 @@ def test_end_to_end_on_the_coco_sample(experiment, tmp_path, capsys):
     assert test_tool.main([str(cfg_path), "--checkpoint", str(ckpt), "--work-dir", str(work), "--gt-boxes",
                            "--no-flip", "--post-process", "dark", "--no-progress"]) == 0
     metrics = json.loads((work / "metrics.json").read_text())
-    assert metrics["boxes"] == "gt" and metrics["post_process"] == "dark" and metrics["flip"] is False
+    run = json.loads((work / "metrics.json").read_text())["run"]
+    assert run["boxes"] == "gt" and run["post_process"] == "dark" and run["flip"] is False
 
 
 @needs_sample
@@ -149,3 +150,25 @@ def test_errors_exit_non_zero_from_the_command_line(tmp_path):
                            "--ann", str(tmp_path / "missing.json")], capture_output=True, text=True)
     assert proc.returncode == 1
     assert proc.stderr.strip().splitlines() == [f"error: {tmp_path / 'missing.json'}: no such annotation file"]
+
+
+@needs_sample
+def test_onnx_model_gives_the_checkpoint_results(experiment, tmp_path):
+    from posedy.deploy import export_onnx
+
+    cfg_path, ckpt = experiment
+    model = build_pose_model(load_experiment(cfg_path).model)
+    model.load_state_dict(torch.load(ckpt, weights_only=True)["model"])
+    onnx_file = export_onnx(model.eval(), tmp_path / "tiny.onnx", (32, 32))
+    common = ["--gt-boxes", "--no-progress"]
+    assert test_tool.main([str(cfg_path), "--checkpoint", str(ckpt), "--work-dir", str(tmp_path / "pt")] + common) == 0
+    assert test_tool.main([str(cfg_path), "--onnx", str(onnx_file), "--work-dir", str(tmp_path / "ox")] + common) == 0
+    pt = json.loads((tmp_path / "pt" / "results.json").read_text())
+    ox = json.loads((tmp_path / "ox" / "results.json").read_text())
+    assert len(pt) == len(ox) > 0
+    for a, b in zip(pt, ox):
+        assert a["image_id"] == b["image_id"]
+        assert a["keypoints"] == pytest.approx(b["keypoints"], abs=0.02)
+    bad = tmp_path / "bad.onnx"
+    bad.write_bytes(b"not onnx")
+    assert test_tool.main([str(cfg_path), "--onnx", str(bad), "--work-dir", str(tmp_path / "b")]) == 1
