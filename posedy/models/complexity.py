@@ -84,15 +84,16 @@ def _module_madds(module: nn.Module, inputs: torch.Tensor, output: torch.Tensor)
     return 0
 
 
-def _input_tensor(input_size: Union[int, Tuple[int, int]], module: nn.Module) -> torch.Tensor:
+def _input_tensor(input_size: Union[int, Tuple[int, int]], module: nn.Module, in_channels: int) -> torch.Tensor:
     w, h = (input_size, input_size) if isinstance(input_size, int) else input_size
     param = next(module.parameters(), None)
     device = param.device if param is not None else torch.device("cpu")
-    return torch.zeros(1, 3, h, w, device=device)
+    return torch.zeros(1, in_channels, h, w, device=device)
 
 
-def madds_by_module(module: nn.Module, input_size: Union[int, Tuple[int, int]]) -> Dict[str, int]:
-    """MAdds of every counted layer of ``module`` for one ``(w, h)`` (or square) RGB image.
+def madds_by_module(module: nn.Module, input_size: Union[int, Tuple[int, int]], in_channels: int = 3) -> Dict[str, int]:
+    """MAdds of every counted layer of ``module`` for one ``(w, h)`` (or square) input of
+    ``in_channels`` channels (an RGB image by default).
 
     Returns:
         ``{qualified module name: madds}`` for the counted layers that ran (a layer called
@@ -121,7 +122,7 @@ def madds_by_module(module: nn.Module, input_size: Union[int, Tuple[int, int]]) 
         module.eval()
         try:
             with torch.no_grad():
-                module(_input_tensor(input_size, module))
+                module(_input_tensor(input_size, module, in_channels))
         finally:
             module.train(was_training)
     finally:
@@ -135,9 +136,10 @@ def count_params(module: nn.Module) -> int:
     return sum(p.numel() for p in module.parameters())
 
 
-def count_complexity(module: nn.Module, input_size: Union[int, Tuple[int, int]] = 224) -> Complexity:
+def count_complexity(module: nn.Module, input_size: Union[int, Tuple[int, int]] = 224,
+                     in_channels: int = 3) -> Complexity:
     """Parameters and per-image MAdds of ``module`` at ``input_size`` (``(w, h)`` or square side)."""
-    return Complexity(count_params(module), sum(madds_by_module(module, input_size).values()))
+    return Complexity(count_params(module), sum(madds_by_module(module, input_size, in_channels).values()))
 
 
 def pose_complexity(model: nn.Module, input_size: Union[int, Tuple[int, int]] = (192, 256)) -> Dict[str, Complexity]:
