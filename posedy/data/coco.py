@@ -95,7 +95,11 @@ def validate_coco_keypoints(data, path, num_joints: int = NUM_COCO_KEYPOINTS) ->
             count = len(kps) if isinstance(kps, list) else type(kps).__name__
             raise DataError(f"{path}: annotation id {ann_id} has {count} keypoint values, "
                             f"expected {3 * num_joints} ({num_joints} joints x 3)")
-        if not all(_is_number(v) and math.isfinite(v) for v in kps):
+        try:
+            finite = bool(np.isfinite(np.asarray(kps, dtype=np.float64)).all())
+        except (TypeError, ValueError):
+            finite = False
+        if not finite:
             raise DataError(f"{path}: annotation id {ann_id} has non-numeric or non-finite keypoints")
         box = ann["bbox"]
         if (not isinstance(box, list) or len(box) != 4

@@ -14,7 +14,7 @@ from posedy.data.augment import (AugmentPolicy, CropTransform, apply_photometric
                                  shift_affine, source_window, transform_keypoints, warp_crop)
 from posedy.data.codec import encode_heatmaps
 from posedy.data.coco import DataError, load_coco, load_detection_records, load_person_records
-from posedy.data.keypoints import COCO_FLIP_PAIRS, COCO_JOINT_WEIGHTS
+from posedy.data.keypoints import COCO_FLIP_PAIRS, COCO_JOINT_WEIGHTS, NUM_COCO_KEYPOINTS
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -117,7 +117,7 @@ class TopDownDataset(Dataset):
         self.heatmap_size = (int(heatmap_size[0]), int(heatmap_size[1]))
         self.sigma = float(sigma)
         self.train = bool(train)
-        self.num_joints = int(self.records[0].keypoints.shape[0]) if self.records else len(COCO_JOINT_WEIGHTS)
+        self.num_joints = int(self.records[0].keypoints.shape[0]) if self.records else NUM_COCO_KEYPOINTS
         self.policy = AugmentPolicy(
             image_size=self.image_size, scale_factor=scale_factor, rotation_factor=rotation_factor,
             rotation_prob=rotation_prob, flip_prob=flip_prob, half_body_prob=half_body_prob,

@@ -215,3 +215,15 @@ def test_real_coco_sample(sample):
     assert math.isclose(max(d.score for d in dets), 0.99999, abs_tol=1e-4)
     assert len(load_detection_records(sample / "test_coco_det_AP_H_56.json", coco, sample, 0.5,
                                       (192, 256))) < 118
+
+
+def test_non_numeric_keypoints(tmp_path):
+    kps = _kps()
+    kps[4] = "x"
+    anns = [{"id": 5, "image_id": 7, "category_id": 1, "bbox": [10, 20, 30, 40], "keypoints": kps}]
+    assert "annotation id 5 has non-numeric or non-finite keypoints" in _error(load_coco, _coco(tmp_path, anns))
+
+
+def test_annotation_for_unknown_image(tmp_path):
+    anns = [{"id": 5, "image_id": 8, "category_id": 1, "bbox": [10, 20, 30, 40], "keypoints": _kps()}]
+    assert "annotation id 5 refers to unknown image id 8" in _error(load_coco, _coco(tmp_path, anns))
