@@ -18,7 +18,7 @@ from posedy.data.dataset import normalize_crop
 from posedy.data.geometry import box_to_center_scale, get_affine_transform
 from posedy.evaluation.coco_eval import evaluate_coco_keypoints
 from posedy.evaluation.decode import decode_to_image
-from posedy.evaluation.flip import flip_back
+from posedy.evaluation.flip import average_with_flipped
 from posedy.evaluation.results import select_final_poses, write_keypoint_results
 
 
@@ -57,7 +57,7 @@ def infer_heatmaps(model, images: torch.Tensor, flip_pairs, *, flip: bool = True
                          f"input {height}x{width}; check data.image_size against the architecture")
     if flip:
         flipped = _as_heatmaps(model(torch.flip(images, dims=(3,)))).float()
-        heatmaps = (heatmaps + flip_back(flipped.to(heatmaps.device), flip_pairs, shift)) * 0.5
+        heatmaps = average_with_flipped(heatmaps, flipped.to(heatmaps.device), flip_pairs, shift)
     return heatmaps
 
 
