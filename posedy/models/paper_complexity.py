@@ -7,7 +7,7 @@ turns them into the document. Relative differences are ``(ours - paper) / paper`
 
 from dataclasses import dataclass
 from functools import partial
-from typing import Dict, List, Optional
+from typing import Dict, List
 
 from torch import nn
 
@@ -337,7 +337,8 @@ def render_markdown(t1: List[Dict], t8: List[Dict], last: List[Dict], t10: List[
     lines += ["",
               "**Type-A (deconv).** The paper gives 8.4M / 5.4G for every backbone, although the first",
               "deconvolution's size depends on the backbone's output channels. 8.4M is the first deconvolution",
-              f"alone for a 2048-channel input (SimpleBaseline's ResNet-50): {_fmt_params(alt['first_deconv_params'])};",
+              "alone for a 2048-channel input (SimpleBaseline's ResNet-50): "
+              f"{_fmt_params(alt['first_deconv_params'])};",
               f"the whole head for that input has {_fmt_params(alt['params'])} and costs {_fmt(alt['madds_true'])}",
               f"(true cost) or {_fmt(alt['madds_output_pixels'])} when transposed convolutions are counted as output",
               "pixels x weights (4x their true cost at stride 2). No consistent reading gives 8.4M and 5.4G for",

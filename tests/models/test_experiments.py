@@ -13,7 +13,8 @@ ROOT = Path(__file__).resolve().parents[2]
 EXPERIMENTS = sorted((ROOT / "experiments").rglob("*.yaml"))
 COCO = sorted((ROOT / "experiments" / "coco").glob("*.yaml"))
 NAME = re.compile(r"(?P<backbone>res18|mbv2-x1\.0|mbv2-x0\.5|mbv3-small)_(?P<bb>static|dy4)-backbone_"
-                  r"(?P<head>static|dy4)-head_type(?P<type>[AB])_(?P<h>\d+)x(?P<w>\d+)_(?P<opt>adam)_lr(?P<lr>[0-9e.-]+)")
+                  r"(?P<head>static|dy4)-head_type(?P<type>[AB])_(?P<h>\d+)x(?P<w>\d+)_"
+                  r"(?P<opt>adam)_lr(?P<lr>[0-9e.-]+)")
 BACKBONES = {"res18": ("resnet18", 1.0), "mbv2-x1.0": ("mobilenet_v2", 1.0), "mbv2-x0.5": ("mobilenet_v2", 0.5),
              "mbv3-small": ("mobilenet_v3_small", 1.0)}
 
@@ -33,7 +34,8 @@ def test_experiment_loads_and_builds(path):
 @pytest.mark.parametrize("path", COCO, ids=lambda p: p.stem)
 def test_coco_file_name_matches_settings(path):
     match = NAME.fullmatch(path.stem)
-    assert match, f"{path.name} does not follow <backbone>_<static|dy4>-backbone_<static|dy4>-head_type<A|B>_HxW_adam_lrX"
+    assert match, (f"{path.name} does not follow "
+                   "<backbone>_<static|dy4>-backbone_<static|dy4>-head_type<A|B>_HxW_adam_lrX")
     cfg = load_experiment(path)
     name, width = BACKBONES[match["backbone"]]
     assert (cfg.model.backbone.name, cfg.model.backbone.width_mult) == (name, width)

@@ -24,8 +24,8 @@ def test_registries_match_config_names():
 def test_forward_backward_every_parameter_gets_a_gradient(backbone, head, dynamic):
     torch.manual_seed(0)
     head_dynamic = dynamic and head != "deconv"
-    model = build_pose_model(ModelConfig(BackboneConfig(backbone, dynamic=dynamic), HeadConfig(head, dynamic=head_dynamic),
-                                         num_joints=5))
+    cfg = ModelConfig(BackboneConfig(backbone, dynamic=dynamic), HeadConfig(head, dynamic=head_dynamic), num_joints=5)
+    model = build_pose_model(cfg)
     assert isinstance(model, PoseNet)
     assert any(isinstance(m, DynamicConv2d) for m in model.backbone.modules()) == dynamic
     assert any(isinstance(m, DynamicConv2d) for m in model.head.modules()) == head_dynamic

@@ -11,6 +11,7 @@ import pytest
 import torch
 
 ROOT = Path(__file__).resolve().parents[2]
+EXPERIMENT = "experiments/coco/mbv2-x0.5_dy4-backbone_dy4-head_typeB_256x192_adam_lr1e-3.yaml"
 _spec = importlib.util.spec_from_file_location("complexity_tool", ROOT / "tools" / "complexity.py")
 tool = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(tool)
@@ -31,8 +32,7 @@ def run(capsys, *args):
 
 
 def test_experiment_json_has_backbone_head_total(capsys):
-    code, out, err = run(capsys, str(ROOT / "experiments/coco/mbv2-x0.5_dy4-backbone_dy4-head_typeB_256x192_adam_lr1e-3.yaml"),
-                         "--json")
+    code, out, err = run(capsys, str(ROOT / EXPERIMENT), "--json")
     assert code == 0, err
     result = json.loads(out)
     assert set(result) == {"backbone", "head", "total"}
@@ -44,7 +44,7 @@ def test_experiment_json_has_backbone_head_total(capsys):
 
 
 def test_override_changes_the_model(capsys):
-    path = str(ROOT / "experiments/coco/mbv2-x0.5_dy4-backbone_dy4-head_typeB_256x192_adam_lr1e-3.yaml")
+    path = str(ROOT / EXPERIMENT)
     _, dynamic, _ = run(capsys, path, "--json")
     _, static, _ = run(capsys, path, "--json", "-o", "model.head.dynamic=false")
     assert json.loads(static)["head"]["params"] < json.loads(dynamic)["head"]["params"]
