@@ -90,28 +90,29 @@ def load_hrnet_joints_dataset(root) -> type:
     the module loads, then the previous ``sys.modules`` entries are restored.
     """
     sources = _hrnet_sources(Path(root))
-    tmp = Path(tempfile.mkdtemp(prefix="hrnet_ref_"))
-    paths = {}
-    for key, text in sources.items():
-        paths[key] = tmp / f"hrnet_{key}.py"
-        paths[key].write_text(text)
     saved = {name: sys.modules.get(name) for name in ("utils", "utils.transforms")}
-    try:
-        spec = importlib.util.spec_from_file_location("hrnet_utils_transforms", paths["transforms"])
-        transforms = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(transforms)
-        package = types.ModuleType("utils")
-        package.transforms = transforms
-        sys.modules["utils"], sys.modules["utils.transforms"] = package, transforms
-        spec = importlib.util.spec_from_file_location("hrnet_joints_dataset", paths["dataset"])
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-    finally:
-        for name, mod in saved.items():
-            if mod is None:
-                sys.modules.pop(name, None)
-            else:
-                sys.modules[name] = mod
+    # The files are needed only while loading: the modules keep their compiled code.
+    with tempfile.TemporaryDirectory(prefix="hrnet_ref_") as tmp:
+        paths = {}
+        for key, text in sources.items():
+            paths[key] = Path(tmp) / f"hrnet_{key}.py"
+            paths[key].write_text(text)
+        try:
+            spec = importlib.util.spec_from_file_location("hrnet_utils_transforms", paths["transforms"])
+            transforms = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(transforms)
+            package = types.ModuleType("utils")
+            package.transforms = transforms
+            sys.modules["utils"], sys.modules["utils.transforms"] = package, transforms
+            spec = importlib.util.spec_from_file_location("hrnet_joints_dataset", paths["dataset"])
+            module = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(module)
+        finally:
+            for name, mod in saved.items():
+                if mod is None:
+                    sys.modules.pop(name, None)
+                else:
+                    sys.modules[name] = mod
     return module.JointsDataset
 
 

@@ -13,3 +13,40 @@ def test_bench_runs_ours_without_reference(synthetic_root):
     syn = result["synthetic"]
     assert syn["samples_per_repeat"] == 4 and "hrnet" not in syn
     assert syn["posedy"]["median_samples_per_s"] > 0 and len(syn["posedy"]["runs"]) == 1
+
+
+def test_val_crops_match_hrnet_reference():
+    """Parity: our un-augmented crops equal HRNet's JointsDataset crops to one grey level.
+
+    Needs a checkout (or bare git directory) of deep-high-resolution-net.pytorch; skipped
+    without one. Targets differ by design (HRNet rounds the Gaussian centre to a pixel).
+    """
+    import os
+    from pathlib import Path
+
+    import pytest
+    import torch
+
+    from posedy.data.coco import load_coco, load_person_records
+    from posedy.data.dataset import IMAGENET_STD, TopDownDataset
+
+    root = Path(os.environ.get("POSEDY_HRNET_ROOT",
+                               "/work/.mirror/leoxiaobin+deep-high-resolution-net.pytorch/repo"))
+    sample = Path("/work/shared/data/coco_sample")
+    if not root.exists() or not (sample / "test_coco.json").is_file():
+        pytest.skip("HRNet checkout or COCO sample absent")
+    records = load_person_records(load_coco(sample / "test_coco.json"), sample, (192, 256))
+    ref = bench_data.make_hrnet_dataset(bench_data.load_hrnet_joints_dataset(root), records, (192, 256),
+                                        (48, 64), 2.0)
+    ref.is_train = False
+    ours = TopDownDataset(records, (192, 256), (48, 64), 2.0, train=False)
+    for i in range(len(records)):
+        image, target, weight, _ = ref[i]
+        item = ours[i]
+        assert (image - item["image"]).abs().max() <= 1.0 / 255.0 / min(IMAGENET_STD) + 1e-5
+        assert torch.equal(weight, item["target_weight"])
+        # Peaks: HRNet's at int(mu + 0.5), ours at the pixel nearest mu: at most one apart.
+        on = weight[:, 0] > 0
+        a = target.flatten(1).argmax(1)[on]
+        b = item["target"].flatten(1).argmax(1)[on]
+        assert (a % 48 - b % 48).abs().max() <= 1 and (a // 48 - b // 48).abs().max() <= 1
