@@ -64,6 +64,17 @@ def all_reduce_mean(value: torch.Tensor, info: DistInfo) -> torch.Tensor:
     return value
 
 
+def broadcast_buffers(module: torch.nn.Module, info: DistInfo) -> None:
+    """Copy rank 0's buffers (BatchNorm running statistics, tau) to every rank, in place.
+
+    DDP broadcasts buffers at the start of each forward, so after the last forward of an
+    epoch each rank holds its own running statistics; this makes the ranks agree again.
+    """
+    if info.distributed:
+        for buffer in module.buffers():
+            dist.broadcast(buffer.data, src=0)
+
+
 def broadcast_object(obj, info: DistInfo):
     """Rank 0's ``obj`` on every rank."""
     if not info.distributed:

@@ -85,7 +85,7 @@ def run_training(cfg, work_dir, *, resume: Optional[str] = None, hooks: Optional
         resume: None (fresh start), ``"auto"`` (``work_dir/last.pth`` when present) or a path.
         hooks: fault-injection callbacks, see ``TrainHooks``.
         build_model, build_train_set, build_validate: ``cfg -> model``, ``cfg -> dataset`` and
-            ``(cfg, device) -> validate callable``; default to posedy's builders.
+            ``(cfg, device, work_dir) -> validate callable``; default to posedy's builders.
     Returns:
         The summary of ``Trainer.fit`` plus ``"resumed_from"``.
     Raises:
@@ -116,7 +116,7 @@ def run_training(cfg, work_dir, *, resume: Optional[str] = None, hooks: Optional
         seed_everything(cfg.train.seed)
         model = build_model(cfg)
         train_set = build_train_set(cfg)
-        validate = build_validate(cfg, device) if dist.is_main else None
+        validate = build_validate(cfg, device, work_dir) if dist.is_main else None
         trainer = build_trainer(cfg, work_dir, device=device, dist=dist, model=model, train_set=train_set,
                                 validate=validate, hooks=hooks)
         if resume_path is not None:

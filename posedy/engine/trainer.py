@@ -28,7 +28,8 @@ from posedy.layers import get_temperature, set_temperature
 
 from .checkpoint import (CheckpointError, capture_rng_state, load_checkpoint, remove_stale_temporaries,
                          restore_rng_state, save_checkpoint, unwrap_model)
-from .distributed import DistInfo, EpochSampler, all_reduce_mean, barrier, broadcast_object
+from .distributed import (DistInfo, EpochSampler, all_reduce_mean, barrier, broadcast_buffers,
+                          broadcast_object)
 from .logging import MetricsLogger, epoch_progress
 from .loss import JointsMSELoss
 from .schedule import TemperatureSchedule
@@ -301,6 +302,7 @@ class Trainer:
     def _end_epoch(self) -> None:
         epoch = self.epoch
         lr = self.optimizer.param_groups[0]["lr"]
+        broadcast_buffers(unwrap_model(self.model), self.dist)
         self.lr_scheduler.step()
         self.epoch, self.iter_in_epoch = epoch + 1, 0
         record = {"type": "epoch", "step": self.step, "epoch": epoch + 1,

@@ -1,0 +1,66 @@
+"""LR drops at the right epochs, temperature schedule, the deterministic sampler."""
+
+import pytest
+import torch
+
+from posedy.config import TrainConfig
+from posedy.engine.distributed import EpochSampler
+from posedy.engine.schedule import TemperatureSchedule, build_lr_scheduler, build_optimizer
+
+
+def test_lr_drops_at_epochs_170_and_200_when_stepped_after_each_epoch():
+    train = TrainConfig()  # Adam 1e-3, steps (170, 200), factor 0.1
+    model = torch.nn.Linear(2, 2)
+    optimizer = build_optimizer(train, model)
+    scheduler = build_lr_scheduler(train, optimizer)
+    assert isinstance(optimizer, torch.optim.Adam)
+    lrs = []
+    for _ in range(train.epochs):
+        lrs.append(optimizer.param_groups[0]["lr"])  # the LR that trains this epoch
+        optimizer.step()
+        scheduler.step()
+    assert lrs[0] == lrs[169] == 1e-3
+    assert lrs[170] == pytest.approx(1e-4) and lrs[199] == pytest.approx(1e-4)
+    assert lrs[200] == pytest.approx(1e-5) and lrs[209] == pytest.approx(1e-5)
+
+
+def test_temperature_schedules():
+    linear = TemperatureSchedule("linear", 30.0, 1.0, anneal_iters=100)
+    assert [linear(s) for s in (0, 50, 100, 1000)] == [30.0, 15.5, 1.0, 1.0]
+    constant = TemperatureSchedule("constant", 30.0, 1.0, anneal_iters=100)
+    assert constant(0) == constant(10_000) == 30.0
+    with pytest.raises(ValueError):
+        TemperatureSchedule("cosine", 30.0)
+
+
+def test_sampler_order_is_a_function_of_seed_and_epoch():
+    a = EpochSampler(10, 2, seed=5)
+    a.set_epoch(3)
+    expected = torch.randperm(10, generator=torch.Generator().manual_seed(8))[:10].tolist()
+    assert list(a) == expected and len(a) == 10
+    b = EpochSampler(10, 2, seed=5)
+    b.set_epoch(4)
+    assert list(b) != expected
+
+
+def test_sampler_shards_ranks_disjointly_and_drops_the_ragged_tail():
+    shards = []
+    for rank in range(2):
+        sampler = EpochSampler(23, 3, seed=0, rank=rank, world_size=2)
+        sampler.set_epoch(1)
+        assert sampler.batches_per_epoch == 3 and len(sampler) == 9
+        shards.append(list(sampler))
+    assert not set(shards[0]) & set(shards[1])
+    order = torch.randperm(23, generator=torch.Generator().manual_seed(1)).tolist()[:18]
+    assert shards[0] == order[0::2] and shards[1] == order[1::2]
+
+
+def test_sampler_resumes_mid_epoch_and_caps_batches():
+    full = EpochSampler(20, 4, seed=0, max_batches=3)
+    full.set_epoch(2)
+    everything = list(full)
+    assert len(everything) == 12
+    full.set_epoch(2, start_batch=2)
+    assert list(full) == everything[8:] and len(full) == 4
+    with pytest.raises(ValueError):
+        full.set_epoch(2, start_batch=4)

@@ -1,0 +1,137 @@
+"""The loop on CPU with stand-ins: exact resume, NaN and OOM handling, validation, logs."""
+
+import pytest
+import torch
+from engine_standins import ExplodingModel, OOMModel, make_trainer
+
+from posedy.engine.checkpoint import CheckpointError, load_checkpoint
+from posedy.engine.logging import read_metrics
+from posedy.engine.trainer import TrainHooks, TrainingError, resolve_resume
+
+# 24 samples / batch 4 = 6 iterations per epoch.
+EPOCHS = 3
+
+
+class Interrupt(Exception):
+    pass
+
+
+def interrupt_at(step):
+    def hook(epoch, iteration, done):
+        if done == step:
+            raise Interrupt
+
+    return TrainHooks(after_step=hook)
+
+
+def losses(work_dir):
+    return {r["step"]: r["loss"] for r in read_metrics(work_dir / "metrics.jsonl", "train")}
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+    """An uninterrupted run with a fake AP that first improves, then falls."""
+    work = tmp_path_factory.mktemp("reference")
+    aps = iter([0.2, 0.5, 0.4])
+    trainer = make_trainer(work, epochs=EPOCHS, validate=lambda model: {"AP": next(aps), "AR": 0.1})
+    summary = trainer.fit()
+    return work, summary, {k: v.clone() for k, v in trainer.model.state_dict().items()}
+
+
+def test_uninterrupted_run_logs_and_checkpoints(reference):
+    work, summary, _ = reference
+    assert summary["step"] == 18 and summary["epochs"] == EPOCHS
+    assert summary["best_ap"] == 0.5 and summary["best_epoch"] == 2
+    assert sorted(losses(work)) == list(range(1, 19))
+    last = load_checkpoint(work / "last.pth")
+    best = load_checkpoint(work / "best.pth")
+    assert (last["epoch"], last["iter_in_epoch"], last["step"]) == (3, 0, 18)
+    assert (best["epoch"], best["best_ap"]) == (2, 0.5)
+    assert last["config"] == {"name": "tiny"}
+    epochs = read_metrics(work / "metrics.jsonl", "epoch")
+    # LR drops after the first epoch (milestone 1); the schedule steps at epoch ends.
+    assert [r["lr"] for r in epochs] == pytest.approx([1e-2, 1e-3, 1e-3])
+    vals = read_metrics(work / "metrics.jsonl", "val")
+    assert [(r["epoch"], r["AP"]) for r in vals] == [(1, 0.2), (2, 0.5), (3, 0.4)]
+    # tau annealed linearly per iteration from 30 to 1 over all 18 steps.
+    taus = [r["tau"] for r in read_metrics(work / "metrics.jsonl", "train")]
+    assert taus[0] == 30.0 and taus[9] == pytest.approx(30 - 29 * 9 / 18)
+    assert all(a > b for a, b in zip(taus, taus[1:]))
+
+
+@pytest.mark.parametrize("stop_step, interval", [(8, 0), (10, 2), (6, 4)])
+def test_resume_continues_exactly(tmp_path, reference, stop_step, interval):
+    """Interrupt after ``stop_step`` steps, resume from last.pth: same losses, same weights."""
+    ref_work, _, ref_state = reference
+    aps = iter([0.2, 0.5, 0.4])
+    first = make_trainer(tmp_path, epochs=EPOCHS, checkpoint_interval_iters=interval,
+                         validate=lambda model: {"AP": next(aps)}, hooks=interrupt_at(stop_step))
+    with pytest.raises(Interrupt):
+        first.fit()
+    ckpt = load_checkpoint(tmp_path / "last.pth")
+    # Epoch-end checkpoints every 6 steps (written after the step hook of an epoch's last
+    # step, so stopping there loses it), iteration ones every `interval` steps in between.
+    saved = max(s for s in range(0, stop_step + 1)
+                if (s % 6 == 0 and s < stop_step) or (interval and s % interval == 0 and s % 6))
+    assert ckpt["step"] == saved
+    aps = iter([0.2, 0.5, 0.4][ckpt["epoch"]:])
+    second = make_trainer(tmp_path, epochs=EPOCHS, checkpoint_interval_iters=interval,
+                          validate=lambda model: {"AP": next(aps)}, seed=0)
+    with torch.no_grad():  # make sure the resume really overwrites the weights
+        for p in second.model.parameters():
+            p.add_(1.0)
+    second.resume(tmp_path / "last.pth")
+    summary = second.fit()
+    assert summary["best_ap"] == 0.5 and summary["best_epoch"] == 2
+    assert losses(tmp_path) == losses(ref_work)
+    for name, value in second.model.state_dict().items():
+        assert torch.equal(value, ref_state[name]), name
+    resumes = read_metrics(tmp_path / "metrics.jsonl", "resume")
+    assert [r["step"] for r in resumes] == [saved]
+
+
+def test_resume_from_a_finished_run_does_nothing(tmp_path, reference):
+    ref_work, _, ref_state = reference
+    trainer = make_trainer(tmp_path, epochs=EPOCHS)
+    trainer.resume(ref_work / "last.pth")
+    assert trainer.fit()["step"] == 18
+    assert torch.equal(trainer.model.head.weight, ref_state["head.weight"])
+
+
+def test_mid_epoch_resume_with_another_batch_size_is_refused(tmp_path):
+    trainer = make_trainer(tmp_path, epochs=1, checkpoint_interval_iters=2, hooks=interrupt_at(3))
+    with pytest.raises(Interrupt):
+        trainer.fit()
+    other = make_trainer(tmp_path, epochs=1, batch_size=3)
+    with pytest.raises(CheckpointError, match="written mid-epoch with .* resume needs the same layout"):
+        other.resume(tmp_path / "last.pth")
+
+
+def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path):
+    # 6 iterations per epoch: epoch 1 is saved, the 3rd step of epoch 2 explodes.
+    trainer = make_trainer(tmp_path, epochs=3, model=ExplodingModel(bad_call=9), validate=lambda m: {"AP": 0.1})
+    with pytest.raises(TrainingError) as info:
+        trainer.fit()
+    message = str(info.value)
+    assert message.startswith("loss is nan at epoch 2 iteration 3 (step 9)")
+    assert str(tmp_path / "last.pth") in message and "\n" not in message
+    ckpt = load_checkpoint(tmp_path / "last.pth")
+    assert ckpt["step"] == 6 and all(torch.isfinite(v).all() for v in ckpt["model"].values()
+                                     if v.is_floating_point())
+    assert (tmp_path / "best.pth").exists()
+
+
+def test_out_of_memory_names_the_batch_size(tmp_path):
+    trainer = make_trainer(tmp_path, epochs=1, batch_size=4, model=OOMModel())
+    with pytest.raises(TrainingError, match=r"CUDA out of memory at epoch 1 iteration 1 with "
+                                            r"train.batch_size=4 per GPU; lower it, e.g. --opts train.batch_size=2"):
+        trainer.fit()
+
+
+def test_resolve_resume(tmp_path):
+    assert resolve_resume(None, tmp_path) is None
+    assert resolve_resume("auto", tmp_path) is None
+    (tmp_path / "last.pth").write_bytes(b"")
+    assert resolve_resume("auto", tmp_path) == tmp_path / "last.pth"
+    with pytest.raises(CheckpointError, match=r"missing\.pth: no such checkpoint file"):
+        resolve_resume(str(tmp_path / "missing.pth"), tmp_path)
