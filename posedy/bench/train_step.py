@@ -1,0 +1,78 @@
+"""Training-step time (forward, backward, Adam step) of static vs dynamic Type-B pose models.
+
+Batch 32 on the CPU threads torch is given. Variants run interleaved step by step in one
+process; medians and ratios to the static model are reported:
+    static            the static network.
+    dynamic           ``implementation="auto"``: 1x1 -> batched matmul, others -> grouped conv.
+    dynamic-grouped   every dynamic layer through the batch-as-groups convolution (reference).
+Full 256x192 steps take seconds on two cores, so repeats are few; ``--input-size`` measures
+smaller crops.
+"""
+
+import statistics
+import time
+
+import torch
+
+from posedy.layers import dynamic_layers
+
+VARIANTS = ("static", "dynamic", "dynamic-grouped")
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("--width", type=float, default=0.5, help="MobileNetV2 width multiplier")
+    parser.add_argument("--batch", type=int, default=32)
+    parser.add_argument("--input-size", type=int, nargs=2, default=[192, 256], metavar=("W", "H"))
+    parser.add_argument("--steps", type=int, default=5, help="timed steps per variant")
+    parser.add_argument("--warmup", type=int, default=1)
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch's default)")
+    parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=VARIANTS)
+    parser.add_argument("--seed", type=int, default=0)
+
+
+def _build(variant: str, width: float, seed: int):
+    from posedy.config import BackboneConfig, HeadConfig, ModelConfig
+    from posedy.models import build_pose_model
+
+    dynamic = variant != "static"
+    torch.manual_seed(seed)
+    cfg = ModelConfig(BackboneConfig("mobilenet_v2", width_mult=width, dynamic=dynamic),
+                      HeadConfig("upsample_bneck", dynamic=dynamic))
+    model = build_pose_model(cfg).train()
+    if variant == "dynamic-grouped":
+        for layer in dynamic_layers(model):
+            layer.set_implementation("grouped")
+    return model
+
+
+def run(args) -> dict:
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    w, h = args.input_size
+    gen = torch.Generator().manual_seed(args.seed)
+    x = torch.randn(args.batch, 3, h, w, generator=gen)
+    target = torch.rand(args.batch, 17, h // 4, w // 4, generator=gen)
+    steps = {}
+    for variant in args.variants:
+        model = _build(variant, args.width, args.seed)
+        optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+
+        def step(model=model, optimizer=optimizer):
+            optimizer.zero_grad(set_to_none=True)
+            loss = torch.nn.functional.mse_loss(model(x), target)
+            loss.backward()
+            optimizer.step()
+        steps[variant] = step
+    times = {v: [] for v in steps}
+    for i in range(args.warmup + args.steps):
+        for variant, step in steps.items():
+            start = time.perf_counter()
+            step()
+            if i >= args.warmup:
+                times[variant].append((time.perf_counter() - start) * 1e3)
+    medians = {v: round(statistics.median(t), 1) for v, t in times.items()}
+    ratios = {v: round(ms / medians["static"], 3) for v, ms in medians.items() if "static" in medians}
+    return {"benchmark": "train-step", "width": args.width, "batch": args.batch, "input_size_wh": [w, h],
+            "threads": torch.get_num_threads(), "steps": args.steps,
+            "model": "Type-B MobileNetV2 (backbone and head static / dynamic K=4), Adam",
+            "median_ms": medians, "ratio_to_static": ratios}
