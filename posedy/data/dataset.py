@@ -188,6 +188,17 @@ class TopDownDataset(Dataset):
         }
 
 
+def worker_init(worker_id: int) -> None:
+    """``DataLoader(worker_init_fn=worker_init)``: one OpenCV and one torch thread per worker.
+
+    Each worker is already one process per core; OpenCV's and torch's own thread pools inside
+    it would only oversubscribe the cores. Randomness needs no seeding here: items draw from
+    ``default_rng([seed, epoch, index])``.
+    """
+    cv2.setNumThreads(1)
+    torch.set_num_threads(1)
+
+
 def build_dataset(cfg, split: str, boxes: str = "gt", det_file=None) -> TopDownDataset:
     """Build the dataset of ``split`` from an ``ExperimentConfig``.
 

@@ -5,7 +5,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from posedy.config import config_from_dict
-from posedy.data import DataError, TopDownDataset, build_dataset
+from posedy.data import DataError, TopDownDataset, build_dataset, worker_init
 from posedy.data.codec import encode_heatmaps
 from posedy.data.coco import load_coco, load_person_records
 from posedy.data.dataset import IMAGENET_MEAN, IMAGENET_STD, normalize_crop
@@ -71,7 +71,7 @@ def test_items_do_not_depend_on_workers(synthetic_root):
     ds = _dataset(synthetic_root, seed=1)
     ds.set_epoch(2)
     one = next(iter(DataLoader(ds, batch_size=4, num_workers=0)))
-    two = next(iter(DataLoader(ds, batch_size=4, num_workers=2)))
+    two = next(iter(DataLoader(ds, batch_size=4, num_workers=2, worker_init_fn=worker_init)))
     assert torch.equal(one["image"], two["image"]) and torch.equal(one["target"], two["target"])
 
 
