@@ -26,7 +26,7 @@ def main(argv=None) -> int:
                   "one forward pass per model with batch 1 on CPU.")
     text = pc.render_markdown(pc.table1_rows(), pc.table8_rows(), pc.mobilenet_v2_last_conv_rows(),
                               pc.table10_rows(), pc.type_a_alternatives(),
-                              pc.mobilenet_v2_pose_readings(), provenance)
+                              pc.mobilenet_v2_pose_readings(), pc.ablation_rows(), provenance)
     os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
     tmp = args.output + ".tmp"
     with open(tmp, "w") as f:
