@@ -5,7 +5,7 @@ from typing import Callable
 
 from torch import nn
 
-from posedy.config import BackboneConfig, ConfigError, ModelConfig
+from posedy.config import BackboneConfig, ConfigError, HeadConfig, ModelConfig
 
 from . import backbones, heads  # noqa: F401  (registers the backbones and heads)
 from .registry import BACKBONES, HEADS
@@ -61,7 +61,7 @@ def build_backbone(cfg: BackboneConfig, *, temperature: float = 30.0, attention:
         raise ConfigError(f"model.backbone: {exc.args[0]}") from None
 
 
-def build_head(cfg, in_channels: int, num_joints: int, *, temperature: float = 30.0,
+def build_head(cfg: HeadConfig, in_channels: int, num_joints: int, *, temperature: float = 30.0,
                attention: str = "softmax") -> nn.Module:
     """Head named by ``cfg.name`` for a backbone with ``in_channels`` output channels."""
     try:

@@ -70,3 +70,16 @@ def test_settings_reach_the_layers():
 def test_dynamic_deconv_head_is_a_config_error():
     with pytest.raises(ConfigError, match=r"model\.head.*static only"):
         build_pose_model(ModelConfig(BackboneConfig("resnet18"), HeadConfig("deconv", dynamic=True)))
+
+
+@pytest.mark.parametrize("backbone,head,message", [
+    ({"name": "resnet18", "se": False}, {"name": "deconv"}, r"^model\.backbone\.se: only mobilenet_v3_small"),
+    ({"name": "mobilenet_v3_small", "depth_mult": 0.5}, {"name": "deconv"}, r"^model\.backbone\.depth_mult: only"),
+    ({"name": "resnet10", "dynamic_positions": ["project"]}, {"name": "deconv"},
+     r"^model\.backbone\.dynamic_positions: only mobilenet_v2"),
+    ({"name": "mobilenet_v2"}, {"name": "deconv", "dynamic": True}, r"^model\.head\.dynamic: .*static only"),
+])
+def test_model_settings_that_do_not_apply_fail_at_load(backbone, head, message):
+    from posedy.config import config_from_dict
+    with pytest.raises(ConfigError, match=message):
+        config_from_dict({"model": {"backbone": backbone, "head": head}})
