@@ -22,11 +22,10 @@ import numpy as np
 import torch
 
 from posedy.config import ConfigError, load_experiment
-from posedy.data.coco import read_json
+from posedy.data.coco import load_coco, read_json
 from posedy.data.dataset import read_image
 from posedy.data.keypoints import COCO_FLIP_PAIRS
 from posedy.engine.checkpoint import CheckpointError, load_checkpoint
-from posedy.evaluation.coco_eval import load_coco
 from posedy.evaluation.inference import predict_boxes
 from posedy.evaluation.rescore import rescore
 from posedy.evaluation.results import load_keypoint_results

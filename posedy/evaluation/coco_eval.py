@@ -9,26 +9,11 @@ import numpy as np
 from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
+from posedy.data.coco import load_coco
 from posedy.evaluation.results import load_keypoint_results
 
 # Names of COCOeval.stats[0:10] for iouType="keypoints", in order.
 METRIC_NAMES = ("AP", "AP .5", "AP .75", "AP (M)", "AP (L)", "AR", "AR .5", "AR .75", "AR (M)", "AR (L)")
-
-
-def load_coco(ann_file) -> COCO:
-    """pycocotools ``COCO`` of an annotation file, quietly.
-
-    Raises:
-        ValueError: one line naming the file when it is missing or not a COCO file.
-    """
-    path = Path(ann_file)
-    if not path.is_file():
-        raise ValueError(f"{path}: no such annotation file")
-    try:
-        with contextlib.redirect_stdout(io.StringIO()):
-            return COCO(str(path))
-    except (ValueError, KeyError, TypeError, AssertionError, UnicodeDecodeError) as exc:
-        raise ValueError(f"{path}: not a COCO annotation file ({exc.__class__.__name__})") from None
 
 
 def evaluate_coco_keypoints(ann, results, *, image_ids=None, verbose: bool = False) -> dict:
@@ -45,7 +30,8 @@ def evaluate_coco_keypoints(ann, results, *, image_ids=None, verbose: bool = Fal
         reports -1 where no ground truth falls in a category). An empty results list
         scores 0 everywhere (pycocotools cannot load one).
     Raises:
-        ValueError: one line naming the file when annotations or results are unusable.
+        ValueError: one line naming the file when annotations or results are unusable
+        (annotation files are read and validated by ``posedy.data.coco.load_coco``).
     """
     coco = ann if isinstance(ann, COCO) else load_coco(ann)
     if isinstance(results, (str, Path)):

@@ -1,5 +1,4 @@
 import json
-import os
 from pathlib import Path
 
 import numpy as np
@@ -110,5 +109,5 @@ def test_evaluator_edge_cases(tmp_path):
     with pytest.raises(ValueError, match="not in the annotation file"):
         evaluate_coco_keypoints(str(SAMPLE), [{"image_id": -4, "category_id": 1,
                                                "keypoints": [0.0] * 51, "score": 1.0}])
-    with pytest.raises(ValueError, match="no such annotation file"):
+    with pytest.raises(ValueError, match="missing.json: no such file"):
         evaluate_coco_keypoints(tmp_path / "missing.json", [])

@@ -149,7 +149,7 @@ def test_errors_exit_non_zero_from_the_command_line(tmp_path):
     proc = subprocess.run([sys.executable, str(ROOT / "tools" / "test.py"), "--results", str(results),
                            "--ann", str(tmp_path / "missing.json")], capture_output=True, text=True)
     assert proc.returncode == 1
-    assert proc.stderr.strip().splitlines() == [f"error: {tmp_path / 'missing.json'}: no such annotation file"]
+    assert proc.stderr.strip().splitlines() == [f"error: {tmp_path / 'missing.json'}: no such file"]
 
 
 @needs_sample
