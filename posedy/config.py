@@ -227,7 +227,12 @@ class ExperimentConfig:
         self.data.validate("data")
         self.train.validate("train")
         self.test.validate("test")
-        # The heads upsample the stride-32 backbone output by 8 (three x2 stages).
+        # The heads upsample the stride-32 backbone output by 8 (three x2 stages); a crop side
+        # that is not a multiple of 32 is rounded up by the backbone and the heatmap then no
+        # longer matches the target.
+        if any(v % 32 for v in self.data.image_size):
+            raise ConfigError(f"data.image_size: {list(self.data.image_size)} must be multiples of 32 "
+                              f"(the backbone's stride), e.g. {[-(-v // 32) * 32 for v in self.data.image_size]}")
         expected = (self.data.image_size[0] // 4, self.data.image_size[1] // 4)
         if tuple(self.data.heatmap_size) != expected:
             raise ConfigError(f"data.heatmap_size: {list(self.data.heatmap_size)} does not match the head's "
