@@ -16,7 +16,8 @@ from posedy.evaluation.results import load_keypoint_results
 METRIC_NAMES = ("AP", "AP .5", "AP .75", "AP (M)", "AP (L)", "AR", "AR .5", "AR .75", "AR (M)", "AR (L)")
 
 
-def evaluate_coco_keypoints(ann, results, *, image_ids=None, verbose: bool = False) -> dict:
+def evaluate_coco_keypoints(ann, results, *, image_ids=None, print_table: bool = False,
+                            verbose: bool = False) -> dict:
     """COCO keypoint AP/AR of a results file against ground truth.
 
     Args:
@@ -24,6 +25,7 @@ def evaluate_coco_keypoints(ann, results, *, image_ids=None, verbose: bool = Fal
         results: results file path (COCO keypoint results format) or the loaded list.
         image_ids: evaluate on these images only (default: every image of ``ann``), e.g.
             when predictions cover a subset of the validation set.
+        print_table: print ``format_metrics_table`` of the result.
         verbose: let pycocotools print its progress and summary.
     Returns:
         dict with exactly the keys of ``METRIC_NAMES`` (floats in [0, 1]; pycocotools
@@ -41,7 +43,10 @@ def evaluate_coco_keypoints(ann, results, *, image_ids=None, verbose: bool = Fal
         name = "results"
         dets = list(results)
     if not dets:
-        return {k: 0.0 for k in METRIC_NAMES}
+        metrics = {k: 0.0 for k in METRIC_NAMES}
+        if print_table:
+            print(format_metrics_table(metrics))
+        return metrics
     known = set(coco.getImgIds())
     unknown = {d["image_id"] for d in dets} - known
     if unknown:
@@ -58,7 +63,10 @@ def evaluate_coco_keypoints(ann, results, *, image_ids=None, verbose: bool = Fal
         coco_eval.evaluate()
         coco_eval.accumulate()
         coco_eval.summarize()
-    return {k: float(v) for k, v in zip(METRIC_NAMES, np.asarray(coco_eval.stats)[:10])}
+    metrics = {k: float(v) for k, v in zip(METRIC_NAMES, np.asarray(coco_eval.stats)[:10])}
+    if print_table:
+        print(format_metrics_table(metrics, Path(name).stem if name != "results" else ""))
+    return metrics
 
 
 def format_metrics_table(metrics: dict, name: str = "") -> str:
