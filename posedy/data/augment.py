@@ -219,6 +219,7 @@ class AugmentPolicy:
 
     @property
     def flip_perm(self) -> np.ndarray:
+        """(K,) int64: joint ``j`` of a flipped crop is joint ``flip_perm[j]`` of the person."""
         return flip_permutation(self.num_joints, self.flip_pairs)
 
 
