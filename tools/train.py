@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from posedy.config import ConfigError, load_experiment
+from posedy.data import DataError
 from posedy.engine import CheckpointError, TrainingError, run_training
 
 
@@ -28,6 +29,16 @@ def parse_args(argv=None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def _one_line(exc: BaseException) -> str:
+    """The message of ``exc``; for one re-raised from a DataLoader worker (whose message carries
+    the worker's traceback), the original exception's own line."""
+    lines = str(exc).strip().splitlines()
+    if len(lines) > 1 and lines[0].startswith("Caught ") and "DataLoader worker" in lines[0]:
+        last = lines[-1]
+        return last.split(": ", 1)[1] if ": " in last else last
+    return lines[0] if lines else exc.__class__.__name__
+
+
 def main(argv=None, hooks=None) -> int:
     """Run the tool; ``hooks`` (a posedy.engine.TrainHooks) is for fault-injection tests."""
     args = parse_args(argv)
@@ -39,11 +50,8 @@ def main(argv=None, hooks=None) -> int:
     work_dir = Path(args.work_dir) if args.work_dir else Path("work_dirs") / Path(args.config).stem
     try:
         summary = run_training(cfg, work_dir, resume=args.resume, hooks=hooks)
-    except (ConfigError, CheckpointError, TrainingError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    except OSError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    except (ConfigError, CheckpointError, TrainingError, DataError, OSError) as exc:
+        print(f"error: {_one_line(exc)}", file=sys.stderr)
         return 1
     best = "n/a" if summary["best_ap"] is None else f"{summary['best_ap']:.4f} (epoch {summary['best_epoch']})"
     print(f"done: {summary['epochs']} epochs, {summary['step']} iterations, best AP {best}; "
