@@ -92,50 +92,61 @@ def refine_quarter_offset(heatmaps, coords):
     return (out.reshape(-1, 2) + 0.25 * shift).reshape(n, k, 2).astype(np.float32)
 
 
+def _gaussian_blur_zero_pad(heatmaps: np.ndarray, kernel: int) -> np.ndarray:
+    """Separable Gaussian blur of (M, H, W) maps with zero padding (cv2's sigma for ``kernel``)."""
+    taps = cv2.getGaussianKernel(kernel, 0).astype(np.float32)[:, 0]
+    border = (kernel - 1) // 2
+    m, h, w = heatmaps.shape
+    padded = np.zeros((m, h + 2 * border, w + 2 * border), dtype=np.float32)
+    padded[:, border:border + h, border:border + w] = heatmaps
+    rows = sum(t * padded[:, :, i:i + w] for i, t in enumerate(taps))
+    return sum(t * rows[:, i:i + h, :] for i, t in enumerate(taps))
+
+
 def refine_dark(heatmaps, coords, kernel: int = 11):
     """Distribution-aware refinement (DARK, Zhang et al. CVPR 2020).
 
     Smooths each heatmap with a Gaussian (rescaled to keep its maximum), takes logs, and
-    moves the peak by one Newton step of the second-order Taylor expansion.
+    moves the peak by one Newton step of the second-order Taylor expansion. Peaks within two
+    pixels of the border keep their integer location.
 
     Args:
         heatmaps: (N, K, H, W); coords: (N, K, 2) integer-valued peaks; kernel: odd blur size.
     Returns:
         (N, K, 2) float32 refined coordinates.
     """
-    hms = np.asarray(heatmaps, dtype=np.float32).copy()
+    hms = np.asarray(heatmaps, dtype=np.float32)
     n, k, h, w = hms.shape
-    out = np.asarray(coords, dtype=np.float64).copy()
-    border = (kernel - 1) // 2
-    for i in range(n):
-        for j in range(k):
-            origin_max = hms[i, j].max()
-            padded = np.zeros((h + 2 * border, w + 2 * border), dtype=np.float32)
-            padded[border:-border, border:-border] = hms[i, j]
-            padded = cv2.GaussianBlur(padded, (kernel, kernel), 0)
-            blurred = padded[border:-border, border:-border]
-            if blurred.max() > 0:
-                blurred = blurred * (origin_max / blurred.max())
-            hms[i, j] = blurred
-    logh = np.log(np.maximum(hms, 1e-10))
-    for i in range(n):
-        for j in range(k):
-            px, py = int(out[i, j, 0]), int(out[i, j, 1])
-            if not (1 < px < w - 2 and 1 < py < h - 2):
-                continue
-            hm = logh[i, j]
-            dx = 0.5 * (hm[py, px + 1] - hm[py, px - 1])
-            dy = 0.5 * (hm[py + 1, px] - hm[py - 1, px])
-            dxx = 0.25 * (hm[py, px + 2] - 2 * hm[py, px] + hm[py, px - 2])
-            dyy = 0.25 * (hm[py + 2, px] - 2 * hm[py, px] + hm[py - 2, px])
-            dxy = 0.25 * (hm[py + 1, px + 1] - hm[py - 1, px + 1]
-                          - hm[py + 1, px - 1] + hm[py - 1, px - 1])
-            det = dxx * dyy - dxy ** 2
-            if det == 0:
-                continue
-            hess_inv = np.array([[dyy, -dxy], [-dxy, dxx]]) / det
-            out[i, j] -= hess_inv @ np.array([dx, dy])
-    return out.astype(np.float32)
+    flat = hms.reshape(n * k, h, w)
+    origin_max = flat.max(axis=(1, 2))
+    blurred = _gaussian_blur_zero_pad(flat, kernel)
+    blurred_max = blurred.max(axis=(1, 2))
+    ratio = np.where(blurred_max > 0, origin_max / np.where(blurred_max > 0, blurred_max, 1.0), 1.0)
+    logh = np.log(np.maximum(blurred * ratio[:, None, None], 1e-10)).reshape(n * k, h * w)
+
+    out = np.asarray(coords, dtype=np.float64).reshape(n * k, 2).copy()
+    px, py = out[:, 0].astype(np.int64), out[:, 1].astype(np.int64)
+    ok = (px > 1) & (px < w - 2) & (py > 1) & (py < h - 2)
+    px, py = np.where(ok, px, 2), np.where(ok, py, 2)
+    rows = np.arange(n * k)
+
+    def at(dx, dy):
+        return logh[rows, (py + dy) * w + (px + dx)].astype(np.float64)
+
+    center = at(0, 0)
+    dx = 0.5 * (at(1, 0) - at(-1, 0))
+    dy = 0.5 * (at(0, 1) - at(0, -1))
+    dxx = 0.25 * (at(2, 0) - 2 * center + at(-2, 0))
+    dyy = 0.25 * (at(0, 2) - 2 * center + at(0, -2))
+    dxy = 0.25 * (at(1, 1) - at(1, -1) - at(-1, 1) + at(-1, -1))
+    det = dxx * dyy - dxy ** 2
+    ok &= det != 0
+    safe = np.where(ok, det, 1.0)
+    step_x = (dyy * dx - dxy * dy) / safe
+    step_y = (dxx * dy - dxy * dx) / safe
+    out[:, 0] -= np.where(ok, step_x, 0.0)
+    out[:, 1] -= np.where(ok, step_y, 0.0)
+    return out.reshape(n, k, 2).astype(np.float32)
 
 
 def decode_heatmaps(heatmaps, method: str = "quarter", dark_kernel: int = 11):
