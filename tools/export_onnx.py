@@ -32,7 +32,11 @@ def main(argv=None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     batch = 1 if args.batch == "1" else "dynamic"
-    path = export_onnx(model, args.out, cfg.data.image_size, batch=batch, opset=args.opset)
+    try:
+        path = export_onnx(model, args.out, cfg.data.image_size, batch=batch, opset=args.opset)
+    except OSError as exc:
+        print(f"error: {args.out}: cannot write ({exc.strerror or exc.__class__.__name__})", file=sys.stderr)
+        return 1
     print(f"wrote {path} (batch {args.batch}, input {cfg.data.image_size[0]}x{cfg.data.image_size[1]} w x h)")
     if args.check:
         from posedy.deploy.onnx_check import max_abs_difference
