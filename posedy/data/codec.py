@@ -92,23 +92,41 @@ def refine_quarter_offset(heatmaps, coords):
     return (out.reshape(-1, 2) + 0.25 * shift).reshape(n, k, 2).astype(np.float32)
 
 
-def _gaussian_blur_zero_pad(heatmaps: np.ndarray, kernel: int) -> np.ndarray:
-    """Separable Gaussian blur of (M, H, W) maps with zero padding (cv2's sigma for ``kernel``)."""
-    taps = cv2.getGaussianKernel(kernel, 0).astype(np.float32)[:, 0]
+def _blurred_log_patches(flat: np.ndarray, px: np.ndarray, py: np.ndarray, kernel: int) -> np.ndarray:
+    """Log of the zero-padded Gaussian blur, only on the 5x5 window around each peak.
+
+    DARK needs the blurred log-heatmap at the peak and up to two pixels away; blurring only the
+    (5 + kernel - 1)^2 patch that feeds those 25 values keeps decoding linear in the number of
+    heatmaps instead of proportional to their full area times the kernel.
+
+    Args:
+        flat: (M, H, W) float32; px, py: (M,) integer peaks; kernel: odd blur size.
+    Returns:
+        (M, 5, 5) float64 blurred log values, rows/cols = offsets -2..2 in y/x.
+    """
+    taps = cv2.getGaussianKernel(kernel, 0)[:, 0]
     border = (kernel - 1) // 2
-    m, h, w = heatmaps.shape
-    padded = np.zeros((m, h + 2 * border, w + 2 * border), dtype=np.float32)
-    padded[:, border:border + h, border:border + w] = heatmaps
-    rows = sum(t * padded[:, :, i:i + w] for i, t in enumerate(taps))
-    return sum(t * rows[:, i:i + h, :] for i, t in enumerate(taps))
+    reach = border + 2
+    m, h, w = flat.shape
+    offsets = np.arange(-reach, reach + 1)
+    ys = py[:, None] + offsets
+    xs = px[:, None] + offsets
+    valid = ((ys >= 0) & (ys < h))[:, :, None] & ((xs >= 0) & (xs < w))[:, None, :]
+    patch = flat[np.arange(m)[:, None, None], np.clip(ys, 0, h - 1)[:, :, None],
+                 np.clip(xs, 0, w - 1)[:, None, :]].astype(np.float64) * valid
+    size = 5
+    rows = sum(t * patch[:, :, i:i + size] for i, t in enumerate(taps))
+    blurred = sum(t * rows[:, i:i + size, :] for i, t in enumerate(taps))
+    return np.log(np.maximum(blurred, 1e-10))
 
 
 def refine_dark(heatmaps, coords, kernel: int = 11):
     """Distribution-aware refinement (DARK, Zhang et al. CVPR 2020).
 
-    Smooths each heatmap with a Gaussian (rescaled to keep its maximum), takes logs, and
-    moves the peak by one Newton step of the second-order Taylor expansion. Peaks within two
-    pixels of the border keep their integer location.
+    Smooths each heatmap with a Gaussian, takes logs, and moves the peak by one Newton step of
+    the second-order Taylor expansion. (DARK also rescales the blurred map to keep its maximum;
+    that is a constant in log space and drops out of the derivatives, so it is skipped.) Peaks
+    within two pixels of the border keep their integer location.
 
     Args:
         heatmaps: (N, K, H, W); coords: (N, K, 2) integer-valued peaks; kernel: odd blur size.
@@ -117,21 +135,13 @@ def refine_dark(heatmaps, coords, kernel: int = 11):
     """
     hms = np.asarray(heatmaps, dtype=np.float32)
     n, k, h, w = hms.shape
-    flat = hms.reshape(n * k, h, w)
-    origin_max = flat.max(axis=(1, 2))
-    blurred = _gaussian_blur_zero_pad(flat, kernel)
-    blurred_max = blurred.max(axis=(1, 2))
-    ratio = np.where(blurred_max > 0, origin_max / np.where(blurred_max > 0, blurred_max, 1.0), 1.0)
-    logh = np.log(np.maximum(blurred * ratio[:, None, None], 1e-10)).reshape(n * k, h * w)
-
     out = np.asarray(coords, dtype=np.float64).reshape(n * k, 2).copy()
     px, py = out[:, 0].astype(np.int64), out[:, 1].astype(np.int64)
     ok = (px > 1) & (px < w - 2) & (py > 1) & (py < h - 2)
-    px, py = np.where(ok, px, 2), np.where(ok, py, 2)
-    rows = np.arange(n * k)
+    logp = _blurred_log_patches(hms.reshape(n * k, h, w), np.where(ok, px, 2), np.where(ok, py, 2), kernel)
 
     def at(dx, dy):
-        return logh[rows, (py + dy) * w + (px + dx)].astype(np.float64)
+        return logp[:, 2 + dy, 2 + dx]
 
     center = at(0, 0)
     dx = 0.5 * (at(1, 0) - at(-1, 0))
@@ -142,10 +152,8 @@ def refine_dark(heatmaps, coords, kernel: int = 11):
     det = dxx * dyy - dxy ** 2
     ok &= det != 0
     safe = np.where(ok, det, 1.0)
-    step_x = (dyy * dx - dxy * dy) / safe
-    step_y = (dxx * dy - dxy * dx) / safe
-    out[:, 0] -= np.where(ok, step_x, 0.0)
-    out[:, 1] -= np.where(ok, step_y, 0.0)
+    out[:, 0] -= np.where(ok, (dyy * dx - dxy * dy) / safe, 0.0)
+    out[:, 1] -= np.where(ok, (dxx * dy - dxy * dx) / safe, 0.0)
     return out.reshape(n, k, 2).astype(np.float32)
 
 

@@ -1,7 +1,9 @@
+import cv2
 import numpy as np
 import pytest
 
-from posedy.data.codec import HeatmapCodec, decode_heatmaps, encode_heatmaps, refine_quarter_offset
+from posedy.data.codec import (HeatmapCodec, decode_heatmaps, encode_heatmaps, get_heatmap_maximum,
+                               refine_dark, refine_quarter_offset)
 from posedy.data.geometry import (apply_affine, box_to_center_scale, get_affine_transform,
                                   heatmap_to_image, invert_affine)
 
@@ -76,3 +78,31 @@ def test_codec_round_trip(method, tol):
     err = np.abs(coords[0] - kps / 4.0)
     assert err.max() <= tol + 1e-6
     np.testing.assert_allclose(scores[0], hms.reshape(17, -1).max(1))
+
+
+def _naive_dark(hm, px, py, kernel=11):
+    """DARK as published: blur the whole map (zero border), rescale to the old max, log, Newton step."""
+    border = (kernel - 1) // 2
+    padded = np.zeros((hm.shape[0] + 2 * border, hm.shape[1] + 2 * border), np.float32)
+    padded[border:-border, border:-border] = hm
+    blurred = cv2.GaussianBlur(padded, (kernel, kernel), 0)[border:-border, border:-border]
+    log = np.log(np.maximum(blurred * (hm.max() / blurred.max()), 1e-10)).astype(np.float64)
+    dx = 0.5 * (log[py, px + 1] - log[py, px - 1])
+    dy = 0.5 * (log[py + 1, px] - log[py - 1, px])
+    dxx = 0.25 * (log[py, px + 2] - 2 * log[py, px] + log[py, px - 2])
+    dyy = 0.25 * (log[py + 2, px] - 2 * log[py, px] + log[py - 2, px])
+    dxy = 0.25 * (log[py + 1, px + 1] - log[py - 1, px + 1] - log[py + 1, px - 1] + log[py - 1, px - 1])
+    hess = np.array([[dxx, dxy], [dxy, dyy]])
+    return np.array([px, py], np.float64) - np.linalg.solve(hess, [dx, dy])
+
+
+def test_dark_matches_whole_map_reference():
+    rng = np.random.default_rng(3)
+    hms = rng.random((2, 3, 16, 12)).astype(np.float32) * 0.2
+    hms[..., 6:10, 4:8] += 1.0  # a broad bump so the peak sits away from the border
+    coords, _ = get_heatmap_maximum(hms)
+    refined = refine_dark(hms, coords)
+    for i in range(2):
+        for j in range(3):
+            px, py = int(coords[i, j, 0]), int(coords[i, j, 1])
+            np.testing.assert_allclose(refined[i, j], _naive_dark(hms[i, j], px, py), atol=1e-4)
