@@ -28,6 +28,13 @@ def _pair(value):
     return tuple(value) if isinstance(value, (tuple, list)) else (value, value)
 
 
+def _global_average_pool(x: torch.Tensor) -> torch.Tensor:
+    """(N, C, H, W) -> (N, C) mean. Written as a sum then a scale of the small result: the
+    backward of ``sum`` is a broadcast view, while ``mean``'s backward materialises a full
+    (N, C, H, W) division before it is added to the input's gradient."""
+    return x.sum(dim=(2, 3)) * (1.0 / (x.shape[2] * x.shape[3]))
+
+
 class KernelAttention(nn.Module):
     """Attention over K kernels: pool -> FC -> ReLU -> FC -> softmax(z / tau) (or sigmoid).
 
@@ -53,7 +60,7 @@ class KernelAttention(nn.Module):
         return self.fc2(F.relu(self.fc1(pooled)))
 
     def forward(self, x: torch.Tensor, temperature: torch.Tensor) -> torch.Tensor:
-        pooled = x.mean(dim=(2, 3))
+        pooled = _global_average_pool(x)
         z = self.logits(pooled)
         if self.attention == "sigmoid":
             return torch.sigmoid(z)
@@ -183,7 +190,7 @@ class DynamicConv2d(nn.Module):
     def _fast_attention(self, x: torch.Tensor) -> torch.Tensor:
         """``compute_attention`` for the plain "attention" mode without module-call overhead."""
         att = self.attention
-        pooled = x.mean(dim=(2, 3))
+        pooled = _global_average_pool(x)
         hidden = F.relu(F.linear(pooled, att.fc1.weight, att.fc1.bias))
         z = F.linear(hidden, att.fc2.weight, att.fc2.bias)
         if att.attention == "sigmoid":
