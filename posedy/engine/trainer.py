@@ -238,9 +238,14 @@ class Trainer:
         lr = self.optimizer.param_groups[0]["lr"]
         bar = epoch_progress(self.iters_per_epoch, start, epoch, self.epochs, self.dist.is_main)
         tick, seen = time.perf_counter(), 0
+        # Items whose image could not be decoded (data.skip_corrupt_images); counted from the
+        # batches, so the count is right with any number of workers.
+        self.epoch_corrupt = 0
         try:
             for i, batch in enumerate(self._loader(epoch, start), start=start):
                 loss_value, tau = self._train_step(batch, epoch, i)
+                if "corrupt" in batch:
+                    self.epoch_corrupt += int(torch.as_tensor(batch["corrupt"]).sum())
                 self.iter_in_epoch = i + 1
                 self.last_loss = loss_value
                 self.epoch_loss_sum += loss_value
@@ -308,8 +313,12 @@ class Trainer:
         record = {"type": "epoch", "step": self.step, "epoch": epoch + 1,
                   "loss": self.epoch_loss_sum / max(self.epoch_loss_count, 1), "lr": lr,
                   "tau": get_temperature(unwrap_model(self.model)),
-                  "seconds": self.epoch_seconds, "samples_per_s": self.epoch_speed}
+                  "seconds": self.epoch_seconds, "samples_per_s": self.epoch_speed,
+                  "corrupt_samples": self.epoch_corrupt}
         self.logger.log(record)
+        if self.epoch_corrupt and self.dist.is_main:
+            print(f"warning: epoch {epoch + 1}: {self.epoch_corrupt} sample(s) skipped, their image could "
+                  f"not be decoded (blank crop, zero target weight)", file=sys.stderr)
         improved = False
         due = (epoch + 1) % self.val_interval == 0 or epoch + 1 == self.epochs
         if self.validate is not None and due:
