@@ -78,6 +78,16 @@ def _error(message: str, code: int = 1) -> int:
     return code
 
 
+def _one_line(exc: BaseException) -> str:
+    """The message of ``exc``; for one re-raised from a DataLoader worker (whose message carries
+    the worker's traceback), the original exception's own line."""
+    lines = str(exc).strip().splitlines()
+    if len(lines) > 1 and lines[0].startswith("Caught ") and "DataLoader worker" in lines[0]:
+        last = lines[-1]
+        return last.split(": ", 1)[1] if ": " in last else last
+    return lines[0] if lines else exc.__class__.__name__
+
+
 def _prepare_work_dir(path: Path) -> None:
     """Create ``path`` and prove it writable before spending time on inference."""
     path.mkdir(parents=True, exist_ok=True)
@@ -152,7 +162,14 @@ def evaluate_model(args) -> int:
         predictions = predict(model, loader, flip_pairs, flip=cfg.test.flip, shift=cfg.test.shift_heatmap,
                               method=cfg.test.post_process, device=device, progress=not args.no_progress)
     except DataError as exc:
-        return _error(str(exc))
+        return _error(_one_line(exc))
+    except torch.OutOfMemoryError:
+        return _error(f"out of memory on {device} with test.batch_size={cfg.test.batch_size}; lower it, "
+                      f"e.g. --batch-size {max(cfg.test.batch_size // 2, 1)}")
+    num_corrupt = int(predictions["corrupt"].sum())
+    if num_corrupt:
+        print(f"warning: {num_corrupt} instance(s) skipped, their image could not be decoded "
+              f"(data.skip_corrupt_images)", file=sys.stderr)
     results_file = work_dir / "results.json"
     try:
         metrics = evaluate_predictions(predictions, dataset.coco, results_file,
@@ -168,7 +185,7 @@ def evaluate_model(args) -> int:
     run = {
         "experiment": str(args.config), "checkpoint": str(args.checkpoint or args.onnx),
         "boxes": boxes, "flip": cfg.test.flip, "post_process": cfg.test.post_process,
-        "num_instances": int(len(predictions["keypoints"])), "num_corrupt": int(predictions["corrupt"].sum()),
+        "num_instances": int(len(predictions["keypoints"])), "num_corrupt": num_corrupt,
         "seconds": round(seconds, 3), "device": str(device), "config": config_to_dict(cfg),
     }
     summary = {**metrics, "run": run}
