@@ -6,6 +6,7 @@ loss, optimizer and schedules, resumes when asked, and runs ``Trainer.fit``.
 
 import os
 import random
+import sys
 from pathlib import Path
 from typing import Callable, Optional
 
@@ -121,6 +122,11 @@ def run_training(cfg, work_dir, *, resume: Optional[str] = None, hooks: Optional
                                 validate=validate, hooks=hooks)
         if resume_path is not None:
             trainer.resume(resume_path)
+            if dist.is_main:
+                print(f"resuming from {resume_path}: epoch {trainer.epoch + 1}, iteration "
+                      f"{trainer.iter_in_epoch + 1} (step {trainer.step})", file=sys.stderr)
+        elif resume == "auto" and dist.is_main:
+            print(f"no {work_dir / 'last.pth'} yet; starting from scratch", file=sys.stderr)
         summary = trainer.fit()
         summary["resumed_from"] = str(resume_path) if resume_path is not None else None
         summary["model"] = unwrap_model(trainer.model)
