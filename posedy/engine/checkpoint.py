@@ -153,7 +153,12 @@ def load_checkpoint(path, model: Optional[nn.Module] = None, optimizer=None, sch
 
 def _first_line(exc: BaseException, limit: int = 120) -> str:
     text = str(exc).strip()
-    return text.splitlines()[0][:limit] if text else exc.__class__.__name__
+    if not text:
+        return exc.__class__.__name__
+    line = text.splitlines()[0]
+    # torch's reader errors run on with advice in further sentences; keep the first one.
+    first = line.split(". ", 1)[0]
+    return first if len(first) <= limit else first[:limit - 3] + "..."
 
 
 def _strip_prefix(state: dict, prefix: str) -> dict:
