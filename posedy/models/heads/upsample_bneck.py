@@ -9,7 +9,7 @@ the head", Table 10). The input width of the first bottleneck is the backbone's
 resulting counts with Table 10's head columns, which this reading does not reproduce.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from typing import Callable, Sequence
 
@@ -18,6 +18,7 @@ from torch import nn
 from posedy.layers import create_conv2d
 
 from ..backbones.mobilenet_v2 import POSITIONS, InvertedResidual
+from ..blocks import make_divisible
 from ..registry import HEADS
 
 
@@ -86,7 +87,11 @@ class UpsampleBneckHead(nn.Module):
 
 @HEADS.register("upsample_bneck")
 def upsample_bneck(in_channels: int, num_joints: int = 17, *, dynamic: bool = False, num_kernels: int = 4,
-                   temperature: float = 30.0, attention: str = "softmax") -> UpsampleBneckHead:
-    """Type-B head (Table 9), static or dynamic."""
+                   temperature: float = 30.0, attention: str = "softmax",
+                   width_mult: float = 1.0) -> UpsampleBneckHead:
+    """Type-B head (Table 9), static or dynamic; ``width_mult`` scales every stage's channels
+    (rounded to multiples of 8 as MobileNetV2 does), 1.0 being the paper's head."""
     conv = partial(create_conv2d, num_kernels=num_kernels, temperature=temperature, attention=attention)
-    return UpsampleBneckHead(in_channels, num_joints, dynamic=dynamic, conv_layer=conv)
+    stages = tuple(replace(s, expanded_channels=make_divisible(s.expanded_channels * width_mult),
+                           out_channels=make_divisible(s.out_channels * width_mult)) for s in HEAD_STAGES)
+    return UpsampleBneckHead(in_channels, num_joints, stages, dynamic=dynamic, conv_layer=conv)
