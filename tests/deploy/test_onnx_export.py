@@ -58,13 +58,28 @@ def _repo_root():
     return Path(__file__).resolve().parents[2]
 
 
-EXPERIMENT = "experiments/synthetic/mbv2-x0.5_dy4_typeB_128x96_adam_lr2e-3_e30.yaml"
+EXPERIMENT_YAML = """
+name: export-test
+model:
+  backbone: {name: mobilenet_v2, width_mult: 0.5, dynamic: true, num_kernels: 4}
+  head: {name: upsample_bneck, dynamic: true, num_kernels: 4}
+  temperature: 1.0
+data:
+  image_size: [96, 128]
+  heatmap_size: [24, 32]
+"""
+
+
+def _experiment(tmp_path) -> Path:
+    path = tmp_path / "mbv2-x0.5_dy4_typeB_128x96.yaml"
+    path.write_text(EXPERIMENT_YAML)
+    return path
 
 
 def test_export_tool_reports_a_bad_checkpoint_in_one_line(tmp_path, capsys):
     bad = tmp_path / "broken.pth"
     bad.write_bytes(b"not a checkpoint")
-    code = _export_tool_main([str(_repo_root() / EXPERIMENT), "--checkpoint", str(bad), "--out", str(tmp_path / "x.onnx")])
+    code = _export_tool_main([str(_experiment(tmp_path)), "--checkpoint", str(bad), "--out", str(tmp_path / "x.onnx")])
     assert code == 2
     lines = capsys.readouterr().err.strip().splitlines()
     assert len(lines) == 1 and str(bad) in lines[0], lines
@@ -72,7 +87,7 @@ def test_export_tool_reports_a_bad_checkpoint_in_one_line(tmp_path, capsys):
 
 
 def test_export_tool_writes_a_dynamic_batch_pose_model_that_matches(tmp_path, capsys):
-    experiment = _repo_root() / EXPERIMENT
+    experiment = _experiment(tmp_path)
     cfg = load_experiment(experiment)
     torch.manual_seed(0)
     model = build_pose_model(cfg.model)
