@@ -6,8 +6,9 @@ so machine load hits both alike; medians and dynamic/static ratios are reported.
 Paths:
     eager      the model as trained (BatchNorm separate), ``torch.inference_mode``.
     fused      BatchNorm folded into the (K) kernels (``posedy.deploy.prepare_for_inference``).
-    compiled   ``torch.compile`` of the fused model, constant shapes (compile time reported apart).
     onnx       onnxruntime (one thread, all graph optimisations) on the batch-1 export.
+Opt-in (``--paths``), slow to set up:
+    compiled   ``torch.compile`` of the fused model, constant shapes (compile seconds in ``setup_s``).
     onnx-branches  dynamic only: the batch-agnostic export (K constant-weight convolutions).
 """
 
@@ -19,15 +20,15 @@ from pathlib import Path
 
 import torch
 
-PATHS = ("eager", "fused", "compiled", "onnx")
+PATHS = ("eager", "fused", "compiled", "onnx", "onnx-branches")
+DEFAULT_PATHS = ("eager", "fused", "onnx")
 
 
 def add_arguments(parser) -> None:
     parser.add_argument("--widths", type=float, nargs="+", default=[0.5, 1.0],
                         help="MobileNetV2 width multipliers (default 0.5 1.0)")
     parser.add_argument("--input-size", type=int, nargs=2, default=[192, 256], metavar=("W", "H"))
-    parser.add_argument("--paths", nargs="+", default=list(PATHS) + ["onnx-branches"],
-                        choices=list(PATHS) + ["onnx-branches"])
+    parser.add_argument("--paths", nargs="+", default=list(DEFAULT_PATHS), choices=PATHS)
     parser.add_argument("--repeats", type=int, default=30, help="timed runs per path and model")
     parser.add_argument("--warmup", type=int, default=5)
     parser.add_argument("--threads", type=int, default=1)
