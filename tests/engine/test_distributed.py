@@ -15,15 +15,20 @@ def _free_port() -> int:
 
 
 def _worker(rank: int, world_size: int, port: int, work_dir: str, out_dir: str) -> None:
+    import os
+
     from engine_standins import make_trainer
 
-    from posedy.engine.distributed import DistInfo
+    from posedy.engine.distributed import cleanup_distributed, init_distributed
 
     torch.set_num_threads(1)
     torch.use_deterministic_algorithms(True)
-    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=world_size)
+    # What torchrun would export; init_distributed joins with env:// and gloo on CPU.
+    os.environ.update(RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE=str(world_size),
+                      MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    info = init_distributed("cpu")
+    assert (info.rank, info.world_size, dist.get_backend()) == (rank, world_size, "gloo")
     try:
-        info = DistInfo(rank=rank, world_size=world_size, local_rank=rank)
         # 24 samples / (batch 3 x 2 ranks) = 4 iterations per epoch, 2 epochs.
         trainer = make_trainer(work_dir, epochs=2, batch_size=3, dist=info, checkpoint_interval_iters=3)
         trainer.fit()
@@ -31,7 +36,7 @@ def _worker(rank: int, world_size: int, port: int, work_dir: str, out_dir: str) 
         torch.save({"state": state, "indices": trainer.sampler.epoch_indices(1).tolist()},
                    f"{out_dir}/rank{rank}.pt")
     finally:
-        dist.destroy_process_group()
+        cleanup_distributed()
 
 
 @pytest.mark.skipif(not dist.is_available(), reason="torch.distributed not built")
