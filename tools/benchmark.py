@@ -7,6 +7,7 @@ import argparse
 import datetime
 import importlib
 import json
+import os
 import platform
 import subprocess
 import sys
@@ -24,7 +25,6 @@ def machine() -> dict:
         cpu = next((line.split(":", 1)[1].strip() for line in out.splitlines() if line.startswith("Model name")), cpu)
     except (OSError, subprocess.SubprocessError):
         pass
-    import os
     return {"cpu": cpu, "cores": os.cpu_count(), "torch": torch.__version__, "python": platform.python_version(),
             "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")}
 
