@@ -270,7 +270,6 @@ class Trainer:
 
     def _train_step(self, batch: dict, epoch: int, i: int):
         model = unwrap_model(self.model)
-        tau = None
         if self.tau_schedule.kind == "linear":
             tau = self.tau_schedule(epoch * self.iters_per_epoch + i)
             set_temperature(model, tau)
