@@ -1,4 +1,4 @@
-"""The training-time validator scores an oracle (heatmaps = targets) near AP 1 and zeros near 0."""
+"""The training-time validator scores an oracle (heatmaps = targets) high and zeros near 0."""
 
 import pytest
 import torch
@@ -37,6 +37,7 @@ def test_oracle_scores_near_one_and_zeros_score_zero(cfg, tmp_path):
     validate = build_validator(cfg, torch.device("cpu"), tmp_path)
     dataset = build_dataset(cfg, "val")
     targets = [dataset[i]["target"] for i in range(len(dataset))]
-    assert validate(Replay(targets))["AP"] > 0.95
+    # Not 1: joints are quantised to 16x8 heatmaps (4-pixel cells) before scoring.
+    assert validate(Replay(targets))["AP"] > 0.85
     assert (tmp_path / "val_results.json").exists()
     assert validate(Replay([torch.zeros_like(t) for t in targets]))["AP"] < 0.05
