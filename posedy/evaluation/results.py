@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from posedy.data.coco import read_json
 from posedy.data.keypoints import COCO_SIGMAS
 from posedy.evaluation.nms import oks_nms_grouped
 from posedy.evaluation.rescore import rescore
@@ -116,14 +117,7 @@ def load_keypoint_results(path) -> list:
         keypoint results.
     """
     path = Path(path)
-    try:
-        data = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise ValueError(f"{path}: no such file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ValueError(f"{path}: cannot read ({exc.__class__.__name__})") from None
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"{path}: not valid JSON (line {exc.lineno})") from None
+    data = read_json(path)
     if not isinstance(data, list):
         raise ValueError(f"{path}: expected a JSON list of keypoint results, got {type(data).__name__}")
     for i, entry in enumerate(data):

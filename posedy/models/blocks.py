@@ -49,3 +49,16 @@ class ConvNormAct(nn.Sequential):
             layers.append(activation_layer())
         super().__init__(*layers)
         self.out_channels = out_channels
+
+
+def init_mobilenet_weights(module: nn.Module) -> None:
+    """MobileNet's initialisation for static convolutions (kaiming normal, fan out, zero bias)
+    and norms (ones, zeros); DynamicConv2d keeps its own per-kernel initialisation."""
+    for m in module.modules():
+        if isinstance(m, nn.Conv2d):
+            nn.init.kaiming_normal_(m.weight, mode="fan_out")
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, (nn.BatchNorm2d, nn.GroupNorm)):
+            nn.init.ones_(m.weight)
+            nn.init.zeros_(m.bias)

@@ -24,7 +24,7 @@ from torch import nn
 
 from posedy.layers import create_conv2d
 
-from ..blocks import ConvNormAct, make_divisible
+from ..blocks import ConvNormAct, init_mobilenet_weights, make_divisible
 from ..registry import BACKBONES
 
 
@@ -146,23 +146,10 @@ class MobileNetV2(nn.Module):
         layers.append(ConvNormAct(in_ch, self.out_channels, 1, dynamic=dynamic_last, activation_layer=act,
                                   **common))
         self.features = nn.Sequential(*layers)
-        _init_weights(self)
+        init_mobilenet_weights(self)
 
     def forward(self, x):
         return self.features(x)
-
-
-def _init_weights(module: nn.Module) -> None:
-    # MobileNetV2's initialisation for the static convolutions and the norms; DynamicConv2d
-    # keeps its own per-kernel initialisation.
-    for m in module.modules():
-        if isinstance(m, nn.Conv2d):
-            nn.init.kaiming_normal_(m.weight, mode="fan_out")
-            if m.bias is not None:
-                nn.init.zeros_(m.bias)
-        elif isinstance(m, (nn.BatchNorm2d, nn.GroupNorm)):
-            nn.init.ones_(m.weight)
-            nn.init.zeros_(m.bias)
 
 
 @BACKBONES.register("mobilenet_v2")

@@ -24,7 +24,7 @@ from torch import nn
 
 from posedy.layers import create_conv2d
 
-from ..blocks import ConvNormAct, make_divisible
+from ..blocks import ConvNormAct, init_mobilenet_weights, make_divisible
 from ..registry import BACKBONES
 
 
@@ -147,22 +147,10 @@ class MobileNetV3(nn.Module):
             layers.append(se_layer(last_channels))
         self.features = nn.Sequential(*layers)
         self.out_channels = last_channels
-        _init_weights(self)
+        init_mobilenet_weights(self)
 
     def forward(self, x):
         return self.features(x)
-
-
-def _init_weights(module: nn.Module) -> None:
-    # Static convolutions and norms get MobileNetV3's initialisation; DynamicConv2d keeps its own.
-    for m in module.modules():
-        if isinstance(m, nn.Conv2d):
-            nn.init.kaiming_normal_(m.weight, mode="fan_out")
-            if m.bias is not None:
-                nn.init.zeros_(m.bias)
-        elif isinstance(m, nn.BatchNorm2d):
-            nn.init.ones_(m.weight)
-            nn.init.zeros_(m.bias)
 
 
 @BACKBONES.register("mobilenet_v3_small")

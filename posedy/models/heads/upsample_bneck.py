@@ -18,7 +18,7 @@ from torch import nn
 from posedy.layers import create_conv2d
 
 from ..backbones.mobilenet_v2 import POSITIONS, InvertedResidual
-from ..blocks import make_divisible
+from ..blocks import init_mobilenet_weights, make_divisible
 from ..registry import HEADS
 
 
@@ -69,14 +69,7 @@ class UpsampleBneckHead(nn.Module):
         self._init_weights()
 
     def _init_weights(self) -> None:
-        for m in self.modules():
-            if isinstance(m, nn.Conv2d):
-                nn.init.kaiming_normal_(m.weight, mode="fan_out")
-                if m.bias is not None:
-                    nn.init.zeros_(m.bias)
-            elif isinstance(m, nn.BatchNorm2d):
-                nn.init.ones_(m.weight)
-                nn.init.zeros_(m.bias)
+        init_mobilenet_weights(self)
         # Small heatmap-layer weights, as SimpleBaseline, so the first predictions are flat.
         if isinstance(self.final, nn.Conv2d):
             nn.init.normal_(self.final.weight, std=0.001)
