@@ -49,11 +49,22 @@ def experiment(tmp_path_factory):
     return path
 
 
-def run_tool(args, kill_after_step=0, kill_in_save=""):
+def start_tool(args, kill_after_step=0, kill_in_save="") -> subprocess.Popen:
     cmd = [sys.executable, str(RUNNER), "--kill-after-step", str(kill_after_step),
            "--kill-in-save", kill_in_save, "--", *map(str, args)]
+    # One thread each: the runs go in parallel, and OpenMP threads spinning on a busy machine
+    # cost far more than they bring.
     env = dict(os.environ, OMP_NUM_THREADS="1")
-    return subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    return subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def finish(procs: dict) -> dict:
+    """name -> (returncode, stdout, stderr) once every process has ended."""
+    results = {}
+    for name, proc in procs.items():
+        out, err = proc.communicate(timeout=300)
+        results[name] = (proc.returncode, out, err)
+    return results
 
 
 def final_weights(work_dir: Path) -> dict:
@@ -64,13 +75,42 @@ def train_losses(work_dir: Path) -> dict:
     return {r["step"]: r["loss"] for r in read_metrics(work_dir / "metrics.jsonl", "train")}
 
 
+def snapshot(work_dir: Path) -> dict:
+    ckpt = load_checkpoint(work_dir / "last.pth")
+    return {"position": (ckpt["epoch"], ckpt["iter_in_epoch"], ckpt["step"]),
+            "temporaries": sorted(p.name for p in work_dir.iterdir() if p.name.endswith(".tmp"))}
+
+
 @pytest.fixture(scope="module")
-def reference(experiment, tmp_path_factory):
-    work = tmp_path_factory.mktemp("reference")
-    done = run_tool([experiment, "--work-dir", work])
-    assert done.returncode == 0, done.stderr[-2000:]
-    assert "done: 3 epochs, 12 iterations" in done.stdout
-    return work
+def runs(experiment, tmp_path_factory):
+    """An uninterrupted run and two SIGKILLed ones (run in parallel), then the two resumes.
+
+    mid_epoch: killed after step 7 (epoch 2, iteration 3); its last checkpoint is from step 6,
+        in the middle of epoch 2, so the resumed run skips 2 batches of epoch 2 and repeats
+        step 7 only.
+    in_save: killed inside the third save of last.pth (step 6), between the fsynced temporary
+        file and the rename; the step-4 checkpoint must survive.
+    """
+    work = {name: tmp_path_factory.mktemp(name) for name in ("reference", "mid_epoch", "in_save")}
+    first = finish({
+        "reference": start_tool([experiment, "--work-dir", work["reference"]]),
+        "mid_epoch": start_tool([experiment, "--work-dir", work["mid_epoch"]], kill_after_step=7),
+        "in_save": start_tool([experiment, "--work-dir", work["in_save"]], kill_in_save="last.pth:3"),
+    })
+    killed = {name: snapshot(work[name]) for name in ("mid_epoch", "in_save")}
+    second = finish({
+        "mid_epoch": start_tool([experiment, "--work-dir", work["mid_epoch"], "--resume", "auto"]),
+        "in_save": start_tool([experiment, "--work-dir", work["in_save"], "--resume"]),
+    })
+    return {"work": work, "first": first, "killed": killed, "second": second}
+
+
+@pytest.fixture(scope="module")
+def reference(runs):
+    code, out, err = runs["first"]["reference"]
+    assert code == 0, err[-2000:]
+    assert "done: 3 epochs, 12 iterations" in out
+    return runs["work"]["reference"]
 
 
 def assert_same_run(work: Path, reference: Path) -> None:
@@ -92,33 +132,28 @@ def test_reference_run_writes_checkpoints_and_metrics(reference):
     assert [v["epoch"] for v in vals] == [2, 3] and all(0.0 <= v["AP"] <= 1.0 for v in vals)
 
 
-def test_sigkill_mid_epoch_then_resume_auto_matches_an_uninterrupted_run(experiment, reference, tmp_path):
-    # Killed after step 7 (epoch 2, iteration 3): the last checkpoint is from step 6, in the
-    # middle of epoch 2, so the resumed run skips 2 batches of epoch 2 and repeats step 7 only.
-    killed = run_tool([experiment, "--work-dir", tmp_path], kill_after_step=7)
-    assert killed.returncode == -signal.SIGKILL
-    ckpt = load_checkpoint(tmp_path / "last.pth")
-    assert (ckpt["epoch"], ckpt["iter_in_epoch"], ckpt["step"]) == (1, 2, 6)
-    resumed = run_tool([experiment, "--work-dir", tmp_path, "--resume", "auto"])
-    assert resumed.returncode == 0, resumed.stderr[-2000:]
-    assert [r["step"] for r in read_metrics(tmp_path / "metrics.jsonl", "resume")] == [6]
-    assert_same_run(tmp_path, reference)
+def test_sigkill_mid_epoch_then_resume_auto_matches_an_uninterrupted_run(runs, reference):
+    work = runs["work"]["mid_epoch"]
+    assert runs["first"]["mid_epoch"][0] == -signal.SIGKILL
+    assert runs["killed"]["mid_epoch"] == {"position": (1, 2, 6), "temporaries": []}
+    code, _, err = runs["second"]["mid_epoch"]
+    assert code == 0, err[-2000:]
+    assert "resuming from" in err and "epoch 2, iteration 3 (step 6)" in err
+    assert [r["step"] for r in read_metrics(work / "metrics.jsonl", "resume")] == [6]
+    assert_same_run(work, reference)
 
 
-def test_sigkill_while_writing_a_checkpoint_then_resume(experiment, reference, tmp_path):
-    # Die inside the third save of last.pth (step 6), between the fsynced temporary file and
-    # the rename: the step-4 checkpoint must survive.
-    killed = run_tool([experiment, "--work-dir", tmp_path], kill_in_save="last.pth:3")
-    assert killed.returncode == -signal.SIGKILL
-    leftovers = [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
-    assert len(leftovers) == 1 and leftovers[0].startswith(".last.pth.")
-    ckpt = load_checkpoint(tmp_path / "last.pth")  # the previous checkpoint, intact
-    assert ckpt["step"] == 4
-    resumed = run_tool([experiment, "--work-dir", tmp_path, "--resume"])
-    assert resumed.returncode == 0, resumed.stderr[-2000:]
-    assert [r["step"] for r in read_metrics(tmp_path / "metrics.jsonl", "resume")] == [4]
-    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
-    assert_same_run(tmp_path, reference)
+def test_sigkill_while_writing_a_checkpoint_then_resume(runs, reference):
+    work = runs["work"]["in_save"]
+    assert runs["first"]["in_save"][0] == -signal.SIGKILL
+    killed = runs["killed"]["in_save"]
+    assert killed["position"] == (1, 0, 4)  # the previous checkpoint, intact
+    assert len(killed["temporaries"]) == 1 and killed["temporaries"][0].startswith(".last.pth.")
+    code, _, err = runs["second"]["in_save"]
+    assert code == 0, err[-2000:]
+    assert [r["step"] for r in read_metrics(work / "metrics.jsonl", "resume")] == [4]
+    assert not [p for p in work.iterdir() if p.name.endswith(".tmp")]
+    assert_same_run(work, reference)
 
 
 # ---------------------------------------------------------------- errors, in-process
