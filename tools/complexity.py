@@ -11,6 +11,7 @@ Pose models are measured at the experiment's crop size (data.image_size); the JS
 import argparse
 import json
 import sys
+from pathlib import Path
 
 from posedy.config import ConfigError, load_experiment
 from posedy.models import build_classifier, build_pose_model, count_complexity, pose_complexity
@@ -25,9 +26,11 @@ def parse_args(argv=None):
     kernels.add_argument("--num-kernels", type=int, default=4, help="K of the dynamic classifier (default 4)")
     kernels.add_argument("--static", action="store_true", help="static classifier")
     parser.add_argument("--input-size", type=int, default=224, help="classifier input side (default 224)")
-    parser.add_argument("--override", "-o", action="append", default=[], metavar="KEY=VALUE",
-                        help="dotted config override for the experiment, e.g. model.head.dynamic=false")
-    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    parser.add_argument("--opts", nargs="*", default=[], metavar="KEY=VALUE",
+                        help="dotted config overrides for the experiment, e.g. model.head.dynamic=false")
+    output = parser.add_mutually_exclusive_group()
+    output.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    output.add_argument("--brief", action="store_true", help="one line: the experiment and its totals")
     args = parser.parse_args(argv)
     if (args.experiment is None) == (args.classifier is None):
         parser.error("give either an experiment YAML or --classifier NAME")
@@ -39,7 +42,7 @@ def measure(args) -> dict:
         model = build_classifier(args.classifier, width_mult=args.width_mult, dynamic=not args.static,
                                  num_kernels=args.num_kernels)
         return {"total": count_complexity(model, args.input_size).as_dict()}
-    cfg = load_experiment(args.experiment, args.override)
+    cfg = load_experiment(args.experiment, args.opts)
     model = build_pose_model(cfg.model)
     return {part: c.as_dict() for part, c in pose_complexity(model, tuple(cfg.data.image_size)).items()}
 
@@ -53,6 +56,10 @@ def main(argv=None) -> int:
         return 2
     if args.json:
         print(json.dumps(result))
+    elif args.brief:
+        name = args.classifier or Path(args.experiment).stem
+        total = result["total"]
+        print(f"{name:<70} params {total['params'] / 1e6:8.3f}M  MAdds {total['madds'] / 1e6:9.1f}M")
     else:
         for part, c in result.items():
             print(f"{part:<9} params {c['params'] / 1e6:8.3f}M  MAdds {c['madds'] / 1e6:9.1f}M")

@@ -22,10 +22,11 @@ def main(argv=None) -> int:
     parser.add_argument("--opset", type=int, default=17)
     parser.add_argument("--check", action="store_true",
                         help="run onnxruntime on a random input and compare with PyTorch")
-    parser.add_argument("overrides", nargs="*", help="dotted config overrides key=value")
+    parser.add_argument("--opts", nargs="*", default=[], metavar="KEY=VALUE",
+                        help="dotted config overrides, e.g. model.head.dynamic=false")
     args = parser.parse_args(argv)
     try:
-        cfg = load_experiment(args.experiment, args.overrides)
+        cfg = load_experiment(args.experiment, args.opts)
         model = build_pose_model(cfg.model)
         load_checkpoint(args.checkpoint, model)
     except (ConfigError, CheckpointError) as exc:

@@ -4,7 +4,7 @@ from reliability_helpers import error_line, load_tool
 
 
 def test_complexity_unknown_backbone_lists_the_valid_ones(experiment, capsys):
-    rc = load_tool("complexity").main([str(experiment), "--override", "model.backbone.name=vgg16"])
+    rc = load_tool("complexity").main([str(experiment), "--opts", "model.backbone.name=vgg16"])
     assert rc == 2
     assert error_line(capsys) == (f"error: {experiment}: model.backbone.name: 'vgg16' is not one of "
                                   f"mobilenet_v2, mobilenet_v3_small, resnet18, resnet10")

@@ -46,7 +46,7 @@ def test_experiment_json_has_backbone_head_total(capsys):
 def test_override_changes_the_model(capsys):
     path = str(ROOT / EXPERIMENT)
     _, dynamic, _ = run(capsys, path, "--json")
-    _, static, _ = run(capsys, path, "--json", "-o", "model.head.dynamic=false")
+    _, static, _ = run(capsys, path, "--json", "--opts", "model.head.dynamic=false")
     assert json.loads(static)["head"]["params"] < json.loads(dynamic)["head"]["params"]
     assert json.loads(static)["backbone"] == json.loads(dynamic)["backbone"]
 
