@@ -264,6 +264,12 @@ def _convert(value, annotation, path: str):
             raise ConfigError(f"{path}: expected an integer, got {type(value).__name__} {value!r}")
         return value
     if annotation is float:
+        if isinstance(value, str):
+            # PyYAML (YAML 1.1) reads ``1e-3`` as a string; accept what float() reads as a number.
+            try:
+                value = float(value)
+            except ValueError:
+                pass
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ConfigError(f"{path}: expected a number, got {type(value).__name__} {value!r}")
         return float(value)
