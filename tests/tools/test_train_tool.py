@@ -230,6 +230,11 @@ def test_nan_loss_exits_non_zero_and_keeps_the_last_checkpoint(experiment, tmp_p
     assert load_checkpoint(tmp_path / "last.pth")["step"] == 1
 
 
+def test_missing_data_is_a_one_line_error(experiment, tmp_path, capsys):
+    code, errors = run_main(capsys, [experiment, "--work-dir", tmp_path / "w", "--opts", f"data.root={tmp_path}"])
+    assert code == 1 and len(errors) == 1 and "person_keypoints_train2017.json" in errors[0]
+
+
 def test_config_error_exits_2(experiment, tmp_path, capsys):
     code, errors = run_main(capsys, [experiment, "--work-dir", tmp_path, "--opts", "train.optimizer=lamb"])
     assert code == 2 and "train.optimizer" in errors[0]
