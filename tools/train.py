@@ -13,7 +13,6 @@ from pathlib import Path
 
 from posedy.config import ConfigError, load_experiment
 from posedy.data import DataError
-from posedy.data import DataError
 from posedy.engine import CheckpointError, TrainingError, run_training
 
 
