@@ -31,7 +31,6 @@ from .checkpoint import (CheckpointError, capture_rng_state, load_checkpoint, re
 from .distributed import (DistInfo, EpochSampler, all_reduce_mean, barrier, broadcast_buffers,
                           broadcast_object)
 from .logging import MetricsLogger, epoch_progress
-from .loss import JointsMSELoss
 from .schedule import TemperatureSchedule
 
 CHECKPOINT_FORMAT = 1

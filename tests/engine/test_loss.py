@@ -84,3 +84,15 @@ def test_ohkm_topk_larger_than_joints_is_an_error(batch):
     output, target, weight = batch
     with pytest.raises(ValueError, match="topk=8 exceeds the number of joints 5"):
         JointsMSELoss(ohkm=True, topk=8)(output, target, weight)
+
+
+def test_build_loss_follows_the_config():
+    from posedy.config import config_from_dict
+    from posedy.engine.runner import build_loss
+
+    model = {"backbone": {"name": "mobilenet_v2"}, "head": {"name": "upsample_bneck"}}
+    plain = build_loss(config_from_dict({"model": model}))
+    hard = build_loss(config_from_dict({"model": model, "train": {"ohkm": True, "ohkm_topk": 4,
+                                                                  "use_target_weight": False}}))
+    assert (plain.ohkm, plain.use_target_weight) == (False, True)
+    assert (hard.ohkm, hard.topk, hard.use_target_weight) == (True, 4, False)

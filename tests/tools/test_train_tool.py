@@ -1,6 +1,7 @@
 """tools/train.py end to end on a tiny synthetic COCO set: SIGKILL and resume, error exits.
 
-The model is the real MobileNetV2 Type-B pose net at 64x32 (h x w; the backbone needs multiples of 32) with the smallest width and depth;
+The model is the real MobileNetV2 Type-B pose net at 64x32 (h x w; the backbone needs multiples
+of 32) with the smallest width and depth;
 4 iterations of batch 4 per epoch, 3 epochs, an iteration checkpoint every 2 iterations:
 last.pth is written after steps 2, 4 (epoch end), 6, 8 (epoch end), 10 and 12 (end).
 """
