@@ -19,7 +19,8 @@ from posedy.models import build_classifier, build_pose_model, count_complexity, 
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("experiment", nargs="?", help="experiment YAML of a pose model")
+    parser.add_argument("experiments", nargs="*", metavar="experiment",
+                        help="experiment YAML of a pose model (several: one report each)")
     parser.add_argument("--classifier", metavar="NAME", help="measure an ImageNet classifier instead")
     parser.add_argument("--width-mult", type=float, default=1.0, help="classifier width multiplier (MobileNetV2)")
     kernels = parser.add_mutually_exclusive_group()
@@ -32,37 +33,41 @@ def parse_args(argv=None):
     output.add_argument("--json", action="store_true", help="print JSON instead of a table")
     output.add_argument("--brief", action="store_true", help="one line: the experiment and its totals")
     args = parser.parse_args(argv)
-    if (args.experiment is None) == (args.classifier is None):
-        parser.error("give either an experiment YAML or --classifier NAME")
+    if bool(args.experiments) == bool(args.classifier):
+        parser.error("give either experiment YAML files or --classifier NAME")
     return args
 
 
-def measure(args) -> dict:
+def measure(args, experiment=None) -> dict:
     if args.classifier:
         model = build_classifier(args.classifier, width_mult=args.width_mult, dynamic=not args.static,
                                  num_kernels=args.num_kernels)
         return {"total": count_complexity(model, args.input_size).as_dict()}
-    cfg = load_experiment(args.experiment, args.opts)
+    cfg = load_experiment(experiment, args.opts)
     model = build_pose_model(cfg.model)
     return {part: c.as_dict() for part, c in pose_complexity(model, tuple(cfg.data.image_size)).items()}
 
 
-def main(argv=None) -> int:
-    args = parse_args(argv)
-    try:
-        result = measure(args)
-    except (ConfigError, KeyError, ValueError) as exc:
-        print(f"error: {exc.args[0] if exc.args else exc}", file=sys.stderr)
-        return 2
+def report(args, name: str, result: dict) -> None:
     if args.json:
         print(json.dumps(result))
     elif args.brief:
-        name = args.classifier or Path(args.experiment).stem
         total = result["total"]
         print(f"{name:<70} params {total['params'] / 1e6:8.3f}M  MAdds {total['madds'] / 1e6:9.1f}M")
     else:
         for part, c in result.items():
             print(f"{part:<9} params {c['params'] / 1e6:8.3f}M  MAdds {c['madds'] / 1e6:9.1f}M")
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    for experiment in args.experiments or [None]:
+        try:
+            result = measure(args, experiment)
+        except (ConfigError, KeyError, ValueError) as exc:
+            print(f"error: {exc.args[0] if exc.args else exc}", file=sys.stderr)
+            return 2
+        report(args, args.classifier or Path(experiment).stem, result)
     return 0
 
 

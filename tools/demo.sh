@@ -1,35 +1,67 @@
 #!/usr/bin/env bash
 # The main job, end to end on the embedded default (a generated COCO-format dataset):
 # set up the environment, print every paper experiment's complexity, generate the synthetic
-# dataset, train the dynamic and static demo models, evaluate them with detection boxes
-# (flip test, OKS-NMS, COCO AP), draw keypoint pictures, and print a summary table.
+# dataset, train the dynamic and static demo models (side by side, one core each), evaluate
+# them with detection boxes (flip test, OKS-NMS, COCO AP), draw keypoint pictures, and print a
+# summary table. About 15 minutes on 2 CPU cores after installation.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash tools/setup_env.sh
 PY=.venv/bin/python
 OUT=${POSEDY_DEMO_OUT:-work_dirs/demo}
 DATA=data/synthetic_coco
+CONFIGS=(experiments/synthetic/*.yaml)
+# One intra-op thread per process: the two models train at once, one per core, which on a
+# 2-core machine beats two threads each (OpenMP threads spin while the other job runs).
+export OMP_NUM_THREADS=1
 mkdir -p "$OUT"
 
 echo "== complexity of every paper experiment (experiments/coco, 256x192) =="
-for cfg in experiments/coco/*.yaml; do
-  $PY tools/complexity.py "$cfg" --brief
-done
+$PY tools/complexity.py experiments/coco/*.yaml --brief
 
 if [ ! -f "$DATA/annotations/person_keypoints_val2017.json" ]; then
   echo "== generating the synthetic COCO-format dataset in $DATA =="
   $PY tools/make_synthetic_coco.py --out "$DATA" --seed 0
 fi
 
-for cfg in experiments/synthetic/*.yaml; do
+run_both() {  # run_both STEP COMMAND...: the command for each config at once, logs per config
+  local step=$1; shift
+  local pids=() cfg name
+  for cfg in "${CONFIGS[@]}"; do
+    name=$(basename "$cfg" .yaml)
+    mkdir -p "$OUT/$name"
+    echo "   $step $name (log: $OUT/$name/$step.log)"
+    "$@" "$cfg" "$OUT/$name" > "$OUT/$name/$step.log" 2>&1 &
+    pids+=($!)
+  done
+  local failed=0 i=0
+  for pid in "${pids[@]}"; do
+    if ! wait "$pid"; then
+      name=$(basename "${CONFIGS[$i]}" .yaml)
+      echo "error: $step of $name failed; last lines of $OUT/$name/$step.log:" >&2
+      tail -n 5 "$OUT/$name/$step.log" >&2
+      failed=1
+    fi
+    i=$((i + 1))
+  done
+  return $failed
+}
+
+train_one() { $PY tools/train.py "$1" --work-dir "$2" --resume auto; }
+test_one() {
+  $PY tools/test.py "$1" --checkpoint "$2/best.pth" --work-dir "$2/test" --no-progress
+  $PY tools/visualize.py --results "$2/test/results.json" --ann "$DATA/annotations/person_keypoints_val2017.json" \
+    --images "$DATA/images/val2017" --out "$2/vis" --with-gt --max-images 6
+}
+
+echo "== training the demo models (about 10 minutes) =="
+run_both train train_one
+echo "== testing with detection boxes, drawing keypoints =="
+run_both test test_one
+for cfg in "${CONFIGS[@]}"; do
   name=$(basename "$cfg" .yaml)
-  echo "== training $name =="
-  $PY tools/train.py "$cfg" --work-dir "$OUT/$name" --resume auto
-  echo "== testing $name with detection boxes =="
-  $PY tools/test.py "$cfg" --checkpoint "$OUT/$name/best.pth" --work-dir "$OUT/$name/test"
-  $PY tools/visualize.py --results "$OUT/$name/test/results.json" \
-    --ann "$DATA/annotations/person_keypoints_val2017.json" --images "$DATA/images/val2017" \
-    --out "$OUT/$name/vis" --with-gt --max-images 6
+  echo "   pictures: $OUT/$name/vis"
 done
 
-$PY tools/summarize_demo.py "$OUT" experiments/synthetic/*.yaml
+echo "== summary =="
+$PY tools/summarize_demo.py "$OUT" "${CONFIGS[@]}" --markdown "$OUT/summary.md"
