@@ -14,6 +14,7 @@ from pathlib import Path
 from posedy.config import ConfigError, load_experiment
 from posedy.data import DataError
 from posedy.engine import CheckpointError, TrainingError, run_training
+from posedy.errors import one_line_message
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -29,16 +30,6 @@ def parse_args(argv=None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def _one_line(exc: BaseException) -> str:
-    """The message of ``exc``; for one re-raised from a DataLoader worker (whose message carries
-    the worker's traceback), the original exception's own line."""
-    lines = str(exc).strip().splitlines()
-    if len(lines) > 1 and lines[0].startswith("Caught ") and "DataLoader worker" in lines[0]:
-        last = lines[-1]
-        return last.split(": ", 1)[1] if ": " in last else last
-    return lines[0] if lines else exc.__class__.__name__
-
-
 def main(argv=None, hooks=None) -> int:
     """Run the tool; ``hooks`` (a posedy.engine.TrainHooks) is for fault-injection tests."""
     args = parse_args(argv)
@@ -51,8 +42,10 @@ def main(argv=None, hooks=None) -> int:
     try:
         summary = run_training(cfg, work_dir, resume=args.resume, hooks=hooks)
     except (ConfigError, CheckpointError, TrainingError, DataError, OSError) as exc:
-        print(f"error: {_one_line(exc)}", file=sys.stderr)
+        print(f"error: {one_line_message(exc)}", file=sys.stderr)
         return 1
+    if not summary["is_main"]:
+        return 0
     best = "n/a" if summary["best_ap"] is None else f"{summary['best_ap']:.4f} (epoch {summary['best_epoch']})"
     print(f"done: {summary['epochs']} epochs, {summary['step']} iterations, best AP {best}; "
           f"checkpoints in {work_dir}")

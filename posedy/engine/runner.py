@@ -88,7 +88,8 @@ def run_training(cfg, work_dir, *, resume: Optional[str] = None, hooks: Optional
         build_model, build_train_set, build_validate: ``cfg -> model``, ``cfg -> dataset`` and
             ``(cfg, device, work_dir) -> validate callable``; default to posedy's builders.
     Returns:
-        The summary of ``Trainer.fit`` plus ``"resumed_from"``.
+        The summary of ``Trainer.fit`` plus ``"resumed_from"``, ``"model"`` and ``"is_main"``
+        (False on ranks other than 0).
     Raises:
         OSError (unwritable work dir), CheckpointError, TrainingError, ConfigError.
     """
@@ -129,6 +130,7 @@ def run_training(cfg, work_dir, *, resume: Optional[str] = None, hooks: Optional
             print(f"no {work_dir / 'last.pth'} yet; starting from scratch", file=sys.stderr)
         summary = trainer.fit()
         summary["resumed_from"] = str(resume_path) if resume_path is not None else None
+        summary["is_main"] = dist.is_main
         summary["model"] = unwrap_model(trainer.model)
         return summary
     finally:

@@ -67,7 +67,8 @@ class Trainer:
         work_dir: receives ``last.pth``, ``best.pth`` and ``metrics.jsonl`` (rank 0).
         epochs, batch_size (per process), seed, num_workers: as named.
         val_interval: validate after every ``val_interval`` epochs and after the last one.
-        validate: ``model -> dict`` with ``"AP"`` (called on rank 0 only), or None.
+        validate: ``model -> dict`` with ``"AP"``, or None; only rank 0's is used (other ranks
+            may pass None) and every rank follows rank 0's choice to validate.
         checkpoint_interval_iters: also save ``last.pth`` every so many iterations (0 = only
             at epoch ends).
         log_interval: iterations between ``"train"`` records in ``metrics.jsonl``.
@@ -113,6 +114,9 @@ class Trainer:
         self.iters_per_epoch = self.sampler.batches_per_epoch
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp)
         self.logger = MetricsLogger(self.work_dir, enabled=dist.is_main, tensorboard=tensorboard)
+        # Validation ends in a collective (the AP goes from rank 0 to all), so every rank must
+        # agree on whether it happens even though only rank 0 holds a validator.
+        self.validation_enabled = bool(broadcast_object(validate is not None, dist))
         # Progress: epochs completed, iterations completed in the current epoch.
         self.epoch = 0
         self.iter_in_epoch = 0
@@ -319,7 +323,7 @@ class Trainer:
                   f"not be decoded (blank crop, zero target weight)", file=sys.stderr)
         improved = False
         due = (epoch + 1) % self.val_interval == 0 or epoch + 1 == self.epochs
-        if self.validate is not None and due:
+        if self.validation_enabled and due:
             metrics = None
             if self.dist.is_main:
                 metrics = self.validate(unwrap_model(self.model))

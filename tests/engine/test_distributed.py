@@ -30,8 +30,12 @@ def _worker(rank: int, world_size: int, port: int, work_dir: str, out_dir: str) 
     assert (info.rank, info.world_size, dist.get_backend()) == (rank, world_size, "gloo")
     try:
         # 24 samples / (batch 3 x 2 ranks) = 4 iterations per epoch, 2 epochs.
-        trainer = make_trainer(work_dir, epochs=2, batch_size=3, dist=info, checkpoint_interval_iters=3)
-        trainer.fit()
+        # As under torchrun: only rank 0 holds a validator (and its AP reaches every rank).
+        validate = (lambda model: {"AP": 0.25}) if rank == 0 else None
+        trainer = make_trainer(work_dir, epochs=2, batch_size=3, dist=info, checkpoint_interval_iters=3,
+                               validate=validate)
+        summary = trainer.fit()
+        assert summary["best_ap"] == 0.25 and summary["best_epoch"] == 1
         state = {k: v.clone() for k, v in trainer.model.module.state_dict().items()}
         torch.save({"state": state, "indices": trainer.sampler.epoch_indices(1).tolist()},
                    f"{out_dir}/rank{rank}.pt")
@@ -62,4 +66,4 @@ def test_two_gloo_ranks_end_with_identical_weights(tmp_path):
     ckpt = torch.load(work / "last.pth", weights_only=True)
     assert ckpt["world_size"] == 2 and ckpt["step"] == 8
     assert torch.equal(ckpt["model"]["head.weight"], rank0["state"]["head.weight"])
-    assert sorted(p.name for p in work.iterdir()) == ["last.pth", "metrics.jsonl"]
+    assert sorted(p.name for p in work.iterdir()) == ["best.pth", "last.pth", "metrics.jsonl"]
