@@ -23,6 +23,7 @@ from posedy.config import ConfigError, config_to_dict, load_experiment
 from posedy.data import DataError, build_dataset
 from posedy.data.keypoints import COCO_FLIP_PAIRS
 from posedy.engine.checkpoint import CheckpointError, load_checkpoint
+from posedy.errors import one_line_message
 from posedy.evaluation import evaluate_coco_keypoints, format_metrics_table, write_json_atomic
 from posedy.evaluation.inference import OnnxPoseRunner, evaluate_predictions, predict
 from posedy.models import build_pose_model
@@ -76,16 +77,6 @@ def parse_args(argv=None) -> argparse.Namespace:
 def _error(message: str, code: int = 1) -> int:
     print(f"error: {message}", file=sys.stderr)
     return code
-
-
-def _one_line(exc: BaseException) -> str:
-    """The message of ``exc``; for one re-raised from a DataLoader worker (whose message carries
-    the worker's traceback), the original exception's own line."""
-    lines = str(exc).strip().splitlines()
-    if len(lines) > 1 and lines[0].startswith("Caught ") and "DataLoader worker" in lines[0]:
-        last = lines[-1]
-        return last.split(": ", 1)[1] if ": " in last else last
-    return lines[0] if lines else exc.__class__.__name__
 
 
 def _prepare_work_dir(path: Path) -> None:
@@ -162,7 +153,7 @@ def evaluate_model(args) -> int:
         predictions = predict(model, loader, flip_pairs, flip=cfg.test.flip, shift=cfg.test.shift_heatmap,
                               method=cfg.test.post_process, device=device, progress=not args.no_progress)
     except DataError as exc:
-        return _error(_one_line(exc))
+        return _error(one_line_message(exc))
     except torch.OutOfMemoryError:
         return _error(f"out of memory on {device} with test.batch_size={cfg.test.batch_size}; lower it, "
                       f"e.g. --batch-size {max(cfg.test.batch_size // 2, 1)}")

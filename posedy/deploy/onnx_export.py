@@ -9,6 +9,7 @@ BatchNorm is folded into the convolutions first (``posedy.deploy.fuse_bn``).
 """
 
 import copy
+import os
 import warnings
 from pathlib import Path
 
@@ -62,8 +63,15 @@ def export_onnx(model: nn.Module, path, image_size_wh=(192, 256), batch="dynamic
         warnings.simplefilter("ignore", DeprecationWarning)
         # With batch=1 the trace keeps the single-sample branch; that is the intent.
         warnings.simplefilter("ignore", torch.jit.TracerWarning)
-        with torch.no_grad():
-            torch.onnx.export(model, (example,), str(path), dynamo=False, input_names=["image"],
-                              output_names=["heatmaps"], dynamic_axes=dynamic_axes,
-                              opset_version=opset, do_constant_folding=True)
+        # Written beside the target and renamed, so a crash never leaves half a model over an
+        # older export.
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        try:
+            with torch.no_grad():
+                torch.onnx.export(model, (example,), str(tmp), dynamo=False, input_names=["image"],
+                                  output_names=["heatmaps"], dynamic_axes=dynamic_axes,
+                                  opset_version=opset, do_constant_folding=True)
+            os.replace(tmp, path)
+        finally:
+            tmp.unlink(missing_ok=True)
     return path

@@ -99,3 +99,19 @@ def test_export_tool_writes_a_dynamic_batch_pose_model_that_matches(tmp_path, ca
     assert code == 0
     diff = float(capsys.readouterr().out.strip().splitlines()[-1].split("=")[-1])
     assert out.exists() and diff < 1e-4
+
+
+def test_failed_export_keeps_the_previous_file(tmp_path, monkeypatch):
+    target = tmp_path / "model.onnx"
+    target.write_bytes(b"previous export")
+
+    def broken_export(model, args, f, **kwargs):
+        with open(f, "wb") as fh:
+            fh.write(b"half a model")
+        raise RuntimeError("exporter crashed")
+
+    monkeypatch.setattr(torch.onnx, "export", broken_export)
+    with pytest.raises(RuntimeError, match="exporter crashed"):
+        export_onnx(nn.Sequential(nn.Conv2d(3, 4, 3, padding=1)), target, image_size_wh=(8, 8), batch=1)
+    assert target.read_bytes() == b"previous export"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.onnx"]
