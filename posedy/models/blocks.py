@@ -9,7 +9,7 @@ from typing import Callable, Optional
 
 from torch import nn
 
-from posedy.layers import create_conv2d
+from posedy.layers import DynamicConv2d, create_conv2d
 
 
 def make_divisible(value: float, divisor: int = 8, min_value: Optional[int] = None) -> int:
@@ -52,10 +52,16 @@ class ConvNormAct(nn.Sequential):
 
 
 def init_mobilenet_weights(module: nn.Module) -> None:
-    """MobileNet's initialisation for static convolutions (kaiming normal, fan out, zero bias)
-    and norms (ones, zeros); DynamicConv2d keeps its own per-kernel initialisation."""
+    """MobileNet's initialisation (kaiming normal, fan out, zero bias) for static convolutions
+    and for each of a dynamic convolution's K kernels on its own, so a dynamic network starts
+    at the same scale as its static twin; norms get ones and zeros."""
     for m in module.modules():
-        if isinstance(m, nn.Conv2d):
+        if isinstance(m, DynamicConv2d):
+            for k in range(m.num_kernels):
+                nn.init.kaiming_normal_(m.weight.data[k], mode="fan_out")
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.Conv2d):
             nn.init.kaiming_normal_(m.weight, mode="fan_out")
             if m.bias is not None:
                 nn.init.zeros_(m.bias)

@@ -70,9 +70,9 @@ class UpsampleBneckHead(nn.Module):
 
     def _init_weights(self) -> None:
         init_mobilenet_weights(self)
-        # Small heatmap-layer weights, as SimpleBaseline, so the first predictions are flat.
-        if isinstance(self.final, nn.Conv2d):
-            nn.init.normal_(self.final.weight, std=0.001)
+        # Small heatmap-layer weights, as SimpleBaseline, so the first predictions are flat;
+        # for a dynamic final layer every one of its K kernels.
+        nn.init.normal_(self.final.weight, std=0.001)
 
     def forward(self, x):
         return self.final(self.stages(x))
