@@ -8,7 +8,6 @@ import cv2
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
-EXPERIMENT = ROOT / "experiments" / "synthetic" / "mbv2-x0.5_dy4_typeB_128x96_adam_lr2e-3_e30.yaml"
 
 
 class Result:
@@ -37,9 +36,8 @@ def test_make_synthetic_coco_tool(tmp_path, capsys):
 
 
 def test_browse_dataset_tool(tmp_path, synthetic_root, capsys):
-    cfg = yaml.safe_load(EXPERIMENT.read_text()) if EXPERIMENT.is_file() else {
-        "model": {"backbone": {"name": "mobilenet_v2"}, "head": {"name": "deconv"}},
-        "data": {"image_size": [96, 128], "heatmap_size": [24, 32]}}
+    cfg = {"model": {"backbone": {"name": "mobilenet_v2"}, "head": {"name": "deconv"}},
+           "data": {"image_size": [96, 128], "heatmap_size": [24, 32]}}
     cfg["data"]["root"] = str(synthetic_root)
     exp = tmp_path / "exp.yaml"
     exp.write_text(yaml.safe_dump(cfg))
