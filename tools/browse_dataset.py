@@ -5,7 +5,7 @@ weight in the target (left side warm, right side cool, skeleton in grey) and, be
 the sum of the target heatmaps upsampled to the crop.
 
 Examples:
-    python tools/browse_dataset.py experiments/synthetic/mbv2-x0.5_dy4_typeB-w0.25_128x96_adam_lr4e-3_e18.yaml --out work_dirs/browse
+    python tools/browse_dataset.py experiments/synthetic/mbv2-x0.5_dy4_typeB-w0.25_128x96_adam_lr4e-3_e22.yaml --out work_dirs/browse
     python tools/browse_dataset.py EXP.yaml --out DIR --n 32 --split val --opts data.flip=false
 """
 

@@ -54,7 +54,7 @@ test_one() {
     --images "$DATA/images/val2017" --out "$2/vis" --with-gt --max-images 6
 }
 
-echo "== training the demo models (about 10 minutes) =="
+echo "== training the demo models (about 13 minutes) =="
 run_both train train_one
 echo "== testing with detection boxes, drawing keypoints =="
 run_both test test_one

@@ -1,7 +1,7 @@
 """Train a pose model from an experiment YAML.
 
 Examples:
-    python tools/train.py experiments/synthetic/mbv2-x0.5_dy4_typeB-w0.25_128x96_adam_lr4e-3_e18.yaml
+    python tools/train.py experiments/synthetic/mbv2-x0.5_dy4_typeB-w0.25_128x96_adam_lr4e-3_e22.yaml
     python tools/train.py EXP.yaml --work-dir work_dirs/exp --resume            # = --resume auto
     python tools/train.py EXP.yaml --opts train.batch_size=16 train.epochs=5
     torchrun --nproc_per_node 2 tools/train.py EXP.yaml --work-dir work_dirs/exp
