@@ -20,15 +20,6 @@ def test_tool():
     return load_tool("test")
 
 
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    # Tiny convolutions run faster on one thread on a shared 2-core machine.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture(scope="session")
 def synthetic_root(tmp_path_factory):
     """Tiny synthetic COCO set (read-only by convention; copy it to damage it)."""

@@ -8,21 +8,12 @@ import sys
 from pathlib import Path
 
 import pytest
-import torch
 
 ROOT = Path(__file__).resolve().parents[2]
 EXPERIMENT = "experiments/coco/mbv2-x0.5_dy4-backbone_dy4-head_typeB_256x192_adam_lr1e-3.yaml"
 _spec = importlib.util.spec_from_file_location("complexity_tool", ROOT / "tools" / "complexity.py")
 tool = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(tool)
-
-
-@pytest.fixture(autouse=True)
-def single_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def run(capsys, *args):

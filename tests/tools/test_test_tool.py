@@ -42,15 +42,6 @@ test: {{batch_size: 64}}
 """
 
 
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    # Tiny convolutions run several times faster on one thread on a shared 2-core machine.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture(scope="module")
 def experiment(tmp_path_factory):
     folder = tmp_path_factory.mktemp("exp")
