@@ -32,6 +32,7 @@ import cv2
 import numpy as np
 import torch
 
+from posedy.bench import temporary_modules
 from posedy.data.coco import load_coco, load_person_records
 from posedy.data.dataset import IMAGENET_MEAN, IMAGENET_STD, TopDownDataset
 from posedy.data.keypoints import COCO_FLIP_PAIRS, COCO_LOWER_BODY_IDS, COCO_UPPER_BODY_IDS
@@ -90,29 +91,21 @@ def load_hrnet_joints_dataset(root) -> type:
     the module loads, then the previous ``sys.modules`` entries are restored.
     """
     sources = _hrnet_sources(Path(root))
-    saved = {name: sys.modules.get(name) for name in ("utils", "utils.transforms")}
     # The files are needed only while loading: the modules keep their compiled code.
     with tempfile.TemporaryDirectory(prefix="hrnet_ref_") as tmp:
         paths = {}
         for key, text in sources.items():
             paths[key] = Path(tmp) / f"hrnet_{key}.py"
             paths[key].write_text(text)
-        try:
-            spec = importlib.util.spec_from_file_location("hrnet_utils_transforms", paths["transforms"])
-            transforms = importlib.util.module_from_spec(spec)
-            spec.loader.exec_module(transforms)
-            package = types.ModuleType("utils")
-            package.transforms = transforms
-            sys.modules["utils"], sys.modules["utils.transforms"] = package, transforms
+        spec = importlib.util.spec_from_file_location("hrnet_utils_transforms", paths["transforms"])
+        transforms = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(transforms)
+        package = types.ModuleType("utils")
+        package.transforms = transforms
+        with temporary_modules({"utils": package, "utils.transforms": transforms}):
             spec = importlib.util.spec_from_file_location("hrnet_joints_dataset", paths["dataset"])
             module = importlib.util.module_from_spec(spec)
             spec.loader.exec_module(module)
-        finally:
-            for name, mod in saved.items():
-                if mod is None:
-                    sys.modules.pop(name, None)
-                else:
-                    sys.modules[name] = mod
     return module.JointsDataset
 
 

@@ -13,7 +13,6 @@ are replaced by empty stand-in modules so that no build is needed.
 
 import importlib.util
 import statistics
-import sys
 import tempfile
 import time
 import types
@@ -21,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from posedy.bench import temporary_modules
 from posedy.evaluation.nms import oks_nms_grouped
 from posedy.evaluation.rescore import rescore
 from posedy.evaluation.results import select_final_poses, write_keypoint_results
@@ -79,18 +79,10 @@ def load_hrnet_oks_nms(hrnet_root):
              "_hrnet_nms.gpu_nms": types.ModuleType("_hrnet_nms.gpu_nms")}
     stubs["_hrnet_nms.cpu_nms"].cpu_nms = None
     stubs["_hrnet_nms.gpu_nms"].gpu_nms = None
-    saved = {name: sys.modules.get(name) for name in stubs}
-    sys.modules.update(stubs)
-    try:
+    with temporary_modules(stubs):
         spec = importlib.util.spec_from_file_location("_hrnet_nms.nms", path)
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
-    finally:
-        for name, old in saved.items():
-            if old is None:
-                sys.modules.pop(name, None)
-            else:
-                sys.modules[name] = old
     return module.oks_nms
 
 
