@@ -7,6 +7,8 @@ Paths:
     eager      the model as trained (BatchNorm separate), ``torch.inference_mode``.
     fused      BatchNorm folded into the (K) kernels (``posedy.deploy.prepare_for_inference``).
     onnx       onnxruntime (one thread, all graph optimisations) on the batch-1 export.
+    onnx-nchwc onnxruntime's NCHWc graph with the aggregated kernels fed into it
+               (``posedy.deploy.ort_nchwc``; for a static model the same graph as ``onnx``).
 Opt-in (``--paths``), slow to set up:
     compiled   ``torch.compile`` of the fused model, constant shapes (compile seconds in ``setup_s``).
     onnx-branches  dynamic only: the batch-agnostic export (K constant-weight convolutions).
@@ -20,8 +22,8 @@ from pathlib import Path
 
 import torch
 
-PATHS = ("eager", "fused", "compiled", "onnx", "onnx-branches")
-DEFAULT_PATHS = ("eager", "fused", "onnx")
+PATHS = ("eager", "fused", "compiled", "onnx", "onnx-nchwc", "onnx-branches")
+DEFAULT_PATHS = ("eager", "fused", "onnx", "onnx-nchwc")
 
 
 def add_arguments(parser) -> None:
@@ -90,6 +92,12 @@ def _make_runners(path: str, static, dynamic, x, folder: Path, threads: int):
             runners[kind] = runner
         elif path == "onnx":
             runners[kind] = _onnx_runner(model, x, folder, f"{kind}_b1", 1, threads)
+        elif path == "onnx-nchwc":
+            from posedy.deploy.ort_nchwc import NchwcSession
+
+            session = NchwcSession(model, (x.shape[3], x.shape[2]), threads)
+            feed = x.numpy()
+            runners[kind] = lambda session=session: session.run_numpy(feed)
         elif path == "onnx-branches":
             if kind == "static":
                 continue
