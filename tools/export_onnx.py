@@ -1,10 +1,18 @@
 """Export a trained pose model to ONNX.
 
     python tools/export_onnx.py EXPERIMENT.yaml --checkpoint CKPT --out FILE [--batch 1|dynamic]
+    python tools/export_onnx.py EXPERIMENT.yaml --checkpoint CKPT --out FILE --format ort-nchwc
+
+``--format onnx`` (default) writes a portable ONNX model. ``--format ort-nchwc`` writes the
+fastest CPU form for onnxruntime *on this machine* (batch 1; onnxruntime's NCHWc graph with each
+dynamic layer's aggregated kernel fed into it, ``posedy.deploy.ort_nchwc``): hardware specific,
+so build it where it will run.
 """
 
 import argparse
+import os
 import sys
+from pathlib import Path
 
 from posedy.config import ConfigError, load_experiment
 from posedy.deploy import export_onnx
@@ -12,19 +20,43 @@ from posedy.engine.checkpoint import CheckpointError, load_checkpoint
 from posedy.models import build_pose_model
 
 
+def _write_nchwc(model, path: Path, image_size_wh) -> Path:
+    """``build_nchwc_graph`` saved through a temporary file and a rename (never half a model)."""
+    import onnx
+
+    from posedy.deploy import build_nchwc_graph
+
+    graph = build_nchwc_graph(model, image_size_wh)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        onnx.save(graph, str(tmp))
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
+    parser = argparse.ArgumentParser(prog="tools/export_onnx.py", description=__doc__.strip().splitlines()[0])
     parser.add_argument("experiment", help="experiment YAML")
     parser.add_argument("--checkpoint", required=True, help="training checkpoint or model state_dict")
     parser.add_argument("--out", required=True, help="ONNX file to write")
-    parser.add_argument("--batch", default="dynamic", choices=("1", "dynamic"),
-                        help="fixed batch 1 or a symbolic batch axis (default dynamic)")
+    parser.add_argument("--batch", default=None, choices=("1", "dynamic"),
+                        help="fixed batch 1 or a symbolic batch axis (default: dynamic for onnx, "
+                             "1 for ort-nchwc, which only takes 1)")
+    parser.add_argument("--format", default="onnx", choices=("onnx", "ort-nchwc"),
+                        help="portable ONNX (default) or onnxruntime's CPU graph for this machine")
     parser.add_argument("--opset", type=int, default=17)
     parser.add_argument("--check", action="store_true",
                         help="run onnxruntime on a random input and compare with PyTorch")
     parser.add_argument("--opts", nargs="*", default=[], metavar="KEY=VALUE",
                         help="dotted config overrides, e.g. model.head.dynamic=false")
     args = parser.parse_args(argv)
+    if args.format == "ort-nchwc" and args.batch == "dynamic":
+        parser.error("--format ort-nchwc runs one image at a time: use --batch 1 or leave --batch out")
+    if args.batch is None:
+        args.batch = "1" if args.format == "ort-nchwc" else "dynamic"
     try:
         cfg = load_experiment(args.experiment, args.opts)
         model = build_pose_model(cfg.model)
@@ -34,11 +66,14 @@ def main(argv=None) -> int:
         return 2
     batch = 1 if args.batch == "1" else "dynamic"
     try:
-        path = export_onnx(model, args.out, cfg.data.image_size, batch=batch, opset=args.opset)
+        if args.format == "ort-nchwc":
+            path = _write_nchwc(model, Path(args.out), cfg.data.image_size)
+        else:
+            path = export_onnx(model, args.out, cfg.data.image_size, batch=batch, opset=args.opset)
     except OSError as exc:
         print(f"error: {args.out}: cannot write ({exc.strerror or exc.__class__.__name__})", file=sys.stderr)
         return 1
-    print(f"wrote {path} (batch {args.batch}, input {cfg.data.image_size[0]}x{cfg.data.image_size[1]} w x h)")
+    print(f"wrote {path} ({args.format}, batch {args.batch}, input {cfg.data.image_size[0]}x{cfg.data.image_size[1]} w x h)")
     if args.check:
         from posedy.deploy.onnx_check import max_abs_difference
         diff = max_abs_difference(model, path, cfg.data.image_size, batch=2 if batch == "dynamic" else 1)

@@ -136,7 +136,9 @@ class OnnxPoseRunner:
     """An ONNX pose model as a callable (N, 3, H, W) float tensor -> (N, K, h, w) tensor.
 
     Args:
-        path: ``.onnx`` file with one image input and the heatmaps as first output.
+        path: ``.onnx`` file with one image input and the heatmaps as first output. A model
+            whose input batch is fixed at 1 (``--batch 1``, ``--format ort-nchwc``) is run one
+            image at a time.
     Raises:
         ValueError: one line naming the file when onnxruntime cannot load it.
     """
@@ -154,10 +156,15 @@ class OnnxPoseRunner:
         except Exception as exc:  # onnxruntime raises its own exception types
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
             raise ValueError(f"{self.path}: not a loadable ONNX model ({first[:120]})") from None
-        self.input_name = self.session.get_inputs()[0].name
+        model_input = self.session.get_inputs()[0]
+        self.input_name = model_input.name
+        self.one_at_a_time = bool(model_input.shape) and model_input.shape[0] == 1
 
     def __call__(self, images: torch.Tensor) -> torch.Tensor:
         array = images.detach().cpu().numpy().astype(np.float32)
+        if self.one_at_a_time:
+            outs = [self.session.run(None, {self.input_name: array[i:i + 1]})[0] for i in range(len(array))]
+            return torch.from_numpy(np.concatenate(outs, axis=0))
         return torch.from_numpy(self.session.run(None, {self.input_name: array})[0])
 
 

@@ -101,6 +101,22 @@ def test_export_tool_writes_a_dynamic_batch_pose_model_that_matches(tmp_path, ca
     assert out.exists() and diff < 1e-4
 
 
+def test_export_tool_writes_an_ort_nchwc_graph_that_matches(tmp_path, capsys):
+    experiment = _experiment(tmp_path)
+    torch.manual_seed(0)
+    model = build_pose_model(load_experiment(experiment).model)
+    ckpt = tmp_path / "model.pth"
+    torch.save({"model": model.state_dict()}, ckpt)
+    out = tmp_path / "model_nchwc.onnx"
+    code = _export_tool_main([str(experiment), "--checkpoint", str(ckpt), "--out", str(out),
+                              "--format", "ort-nchwc", "--check"])
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert "ort-nchwc, batch 1" in printed
+    assert float(printed.strip().splitlines()[-1].split("=")[-1]) < 1e-4
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([experiment.name, "model.pth", out.name])
+
+
 def test_failed_export_keeps_the_previous_file(tmp_path, monkeypatch):
     target = tmp_path / "model.onnx"
     target.write_bytes(b"previous export")

@@ -73,6 +73,18 @@ def test_export_onnx_output_not_writable(experiment, checkpoint, blocked, capsys
     assert error_line(capsys) == f"error: {blocked / 'model.onnx'}: cannot write (Not a directory)"
 
 
+def test_export_onnx_nchwc_with_a_dynamic_batch(capsys):
+    from reliability_helpers import load_tool
+    with pytest.raises(SystemExit) as info:
+        load_tool("export_onnx").main(["x.yaml", "--checkpoint", "c.pth", "--out", "m.onnx",
+                                       "--format", "ort-nchwc", "--batch", "dynamic"])
+    assert info.value.code == 2
+    last = capsys.readouterr().err.strip().splitlines()[-1]
+    assert last == ("tools/export_onnx.py: error: --format ort-nchwc runs one image at a time: "
+                    "use --batch 1 or leave --batch out")
+    log_line(last)
+
+
 def test_make_synthetic_coco_output_not_writable(blocked, capsys):
     from reliability_helpers import load_tool
     rc = load_tool("make_synthetic_coco").main(["--out", str(blocked), "--train-images", "1", "--val-images", "1"])

@@ -160,6 +160,17 @@ def test_onnx_model_gives_the_checkpoint_results(experiment, tmp_path):
     for a, b in zip(pt, ox):
         assert a["image_id"] == b["image_id"]
         assert a["keypoints"] == pytest.approx(b["keypoints"], abs=0.02)
+    # onnxruntime's NCHWc graph takes one image at a time; the runner loops over the batch.
+    import onnx
+
+    from posedy.deploy import build_nchwc_graph
+    nchwc_file = tmp_path / "tiny_nchwc.onnx"
+    onnx.save(build_nchwc_graph(model.eval(), (32, 32)), str(nchwc_file))
+    assert test_tool.main([str(cfg_path), "--onnx", str(nchwc_file), "--work-dir", str(tmp_path / "nc")] + common) == 0
+    nc = json.loads((tmp_path / "nc" / "results.json").read_text())
+    assert [r["image_id"] for r in nc] == [r["image_id"] for r in pt]
+    for a, b in zip(pt, nc):
+        assert a["keypoints"] == pytest.approx(b["keypoints"], abs=0.02)
     bad = tmp_path / "bad.onnx"
     bad.write_bytes(b"not onnx")
     assert test_tool.main([str(cfg_path), "--onnx", str(bad), "--work-dir", str(tmp_path / "b")]) == 1
