@@ -44,6 +44,13 @@ def inference_section(result: dict) -> str:
             lines += ["", f"Best against best: dynamic `{best['dynamic']}` "
                           f"{table['dynamic'][best['dynamic']]:.1f} ms vs static `{best['static']}` "
                           f"{table['static'][best['static']]:.1f} ms: ratio **{best['ratio']:.2f}**."]
+        floor = entry.get("aggregation_floor")
+        if floor:
+            lines += ["", f"Lower bound from aggregation alone: the K kernels of the dynamic layers are "
+                          f"{floor['kernel_mb']:.1f} MB (fp32, BatchNorm folded) and are read once per image; at "
+                          f"the {floor['read_gbs']:.1f} GB/s single-thread read bandwidth measured in the same run "
+                          f"that takes {floor['floor_ms']:.1f} ms, so no fp32 path can beat "
+                          f"{floor['floor_ratio']:.2f} against the best static time."]
         if entry.get("errors"):
             lines += [""] + [f"- `{p}` not measured: {e}" for p, e in entry["errors"].items()]
         lines.append("")

@@ -51,6 +51,13 @@ def build_models(width: float, seed: int = 0):
     return models
 
 
+def prepare_kernels(model):
+    """The model as inference runs it (BatchNorm folded into every kernel), for counting bytes."""
+    from posedy.deploy import prepare_for_inference
+
+    return prepare_for_inference(copy.deepcopy(model))
+
+
 def _torch_runner(model, x):
     def call():
         with torch.inference_mode():
@@ -106,6 +113,26 @@ def _make_runners(path: str, static, dynamic, x, folder: Path, threads: int):
     return runners, setup
 
 
+def dynamic_kernel_bytes(model) -> int:
+    """Bytes of all K kernels (and biases) of the dynamic layers: what aggregation reads per image."""
+    from posedy.layers import dynamic_layers
+
+    return sum(p.numel() * p.element_size() for layer in dynamic_layers(model)
+               for p in (layer.weight, layer.bias) if p is not None)
+
+
+def read_bandwidth_gbs(megabytes: int = 256, repeats: int = 5) -> float:
+    """Single-thread streaming read bandwidth (GB/s): median time of ``sum`` over a float32 array
+    far larger than the caches."""
+    data = torch.ones(megabytes * 2 ** 20 // 4)
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        data.sum()
+        times.append(time.perf_counter() - start)
+    return round(data.numel() * 4 / statistics.median(times) / 1e9, 2)
+
+
 def _interleaved(runners: dict, repeats: int, warmup: int) -> dict:
     """Median milliseconds per runner, runs alternating between runners."""
     times = {name: [] for name in runners}
@@ -123,6 +150,7 @@ def run(args) -> dict:
     w, h = args.input_size
     x = torch.randn(1, 3, h, w, generator=torch.Generator().manual_seed(args.seed))
     results = {}
+    bandwidth = read_bandwidth_gbs()
     with tempfile.TemporaryDirectory() as tmp:
         for width in args.widths:
             static, dynamic = build_models(width, args.seed)
@@ -148,6 +176,14 @@ def run(args) -> dict:
             if best_static and best_dynamic:
                 entry["best"] = {"static": best_static, "dynamic": best_dynamic,
                                  "ratio": round(table["dynamic"][best_dynamic] / table["static"][best_static], 3)}
+                # Aggregation must read every kernel once per image; at the measured bandwidth that
+                # alone bounds the dynamic/static ratio from below (fp32 kernels, no other overhead).
+                kernel_mb = dynamic_kernel_bytes(prepare_kernels(dynamic)) / 1e6
+                floor_ms = kernel_mb / 1e3 / bandwidth * 1e3
+                static_ms = table["static"][best_static]
+                entry["aggregation_floor"] = {"kernel_mb": round(kernel_mb, 1), "read_gbs": bandwidth,
+                                              "floor_ms": round(floor_ms, 2),
+                                              "floor_ratio": round((static_ms + floor_ms) / static_ms, 3)}
             if errors:
                 entry["errors"] = errors
             results[f"x{width}"] = entry
