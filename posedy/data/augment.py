@@ -31,12 +31,13 @@ HALF_BODY_MIN_SET = 3
 
 def clipped_scale_factor(z: float, scale_factor: float) -> float:
     """HRNet's random zoom from a standard normal draw ``z``: ``clip(1 + z*sf, 1-sf, 1+sf)``."""
-    return float(np.clip(1.0 + z * scale_factor, 1.0 - scale_factor, 1.0 + scale_factor))
+    # min/max on Python floats: the same value as np.clip, without its per-call overhead.
+    return min(max(1.0 + float(z) * scale_factor, 1.0 - scale_factor), 1.0 + scale_factor)
 
 
 def clipped_rotation(z: float, rotation_factor: float) -> float:
     """HRNet's random rotation in degrees from a standard normal draw ``z``: ``clip(z*rf, -2rf, 2rf)``."""
-    return float(np.clip(z * rotation_factor, -2.0 * rotation_factor, 2.0 * rotation_factor))
+    return min(max(float(z) * rotation_factor, -2.0 * rotation_factor), 2.0 * rotation_factor)
 
 
 def select_half_body(visible, choose_upper: bool, upper_ids=COCO_UPPER_BODY_IDS,
@@ -137,9 +138,12 @@ def shift_affine(mat, x0: float, y0: float) -> np.ndarray:
     return out
 
 
-def warp_crop(image, mat, output_size) -> np.ndarray:
-    """The crop: one bilinear ``cv2.warpAffine`` of ``image`` (H, W, C) uint8 -> (h, w, C)."""
-    return cv2.warpAffine(image, mat, (int(output_size[0]), int(output_size[1])),
+def warp_crop(image, mat, output_size, dst=None) -> np.ndarray:
+    """The crop: one bilinear ``cv2.warpAffine`` of ``image`` (H, W, C) uint8 -> (h, w, C).
+
+    ``dst``: optional (h, w, C) uint8 array to write the crop into (and return).
+    """
+    return cv2.warpAffine(image, mat, (int(output_size[0]), int(output_size[1])), dst=dst,
                           flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
 
 
@@ -190,7 +194,8 @@ class AugmentPolicy:
         """Draw one transform for a person.
 
         Every random number is drawn on every call, in a fixed order, so each decision
-        uses the same draw whatever the others decided.
+        uses the same draw whatever the others decided (the photometric seed comes last and
+        is drawn only when ``photometric`` is on).
 
         Args:
             rng: the sample's generator; keypoints: (K, 2) image px; visible: (K,);
@@ -199,13 +204,14 @@ class AugmentPolicy:
         u_half, u_upper, z_scale, u_rot, z_rot, u_flip = (
             rng.random(), rng.random(), rng.standard_normal(), rng.random(), rng.standard_normal(),
             rng.random())
-        photometric_seed = int(rng.integers(0, 2 ** 31 - 1))
+        # Drawn last, so skipping it when unused changes no other draw.
+        photometric_seed = int(rng.integers(0, 2 ** 31 - 1)) if self.photometric else -1
         center = np.asarray(center, dtype=np.float32)
         scale = np.asarray(scale, dtype=np.float32)
         vis = np.asarray(visible) > 0
         half = ""
-        if vis.sum() > self.half_body_min_joints and u_half < self.half_body_prob:
-            name, ids = select_half_body(vis, bool(u_upper < self.upper_body_prob),
+        if u_half < self.half_body_prob and np.count_nonzero(vis) > self.half_body_min_joints:
+            name, ids = select_half_body(vis, u_upper < self.upper_body_prob,
                                          self.upper_body_ids, self.lower_body_ids)
             if name is not None:
                 aspect = self.image_size[0] / self.image_size[1]
@@ -215,7 +221,7 @@ class AugmentPolicy:
         rotation = clipped_rotation(z_rot, self.rotation_factor) if u_rot < self.rotation_prob else 0.0
         return CropTransform(center=center, scale=scale, rotation=rotation,
                              flip=bool(u_flip < self.flip_prob), half_body=half,
-                             photometric_seed=photometric_seed if self.photometric else -1)
+                             photometric_seed=photometric_seed)
 
     @property
     def flip_perm(self) -> np.ndarray:

@@ -5,6 +5,8 @@ transform, warp once, map and encode the joints, normalise. ``build_dataset`` is
 code in ``posedy.data`` that reads a config.
 """
 
+import threading
+
 import cv2
 import numpy as np
 import torch
@@ -22,6 +24,8 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 # Per-channel affine that maps uint8 RGB to ImageNet-normalised float in one multiply-add.
 _NORM_SCALE = (1.0 / (255.0 * np.asarray(IMAGENET_STD))).astype(np.float32)
 _NORM_BIAS = (np.asarray(IMAGENET_MEAN) / np.asarray(IMAGENET_STD)).astype(np.float32)
+_NORM_SCALE3 = _NORM_SCALE.reshape(3, 1, 1)
+_NORM_BIAS3 = _NORM_BIAS.reshape(3, 1, 1)
 
 
 def read_image(path):
@@ -38,45 +42,80 @@ def read_image(path):
 WARP_FOUR_CHANNELS = int(cv2.__version__.split(".")[0]) >= 5
 
 
-def crop_image(image, mat, output_size) -> np.ndarray:
+class CropScratch(threading.local):
+    """Reusable buffers for ``crop_image`` and ``normalize_crop``, one set per thread.
+
+    A sample's intermediate images (the BGRA source window, the warped crop, its three
+    channel planes) are written into these buffers instead of fresh arrays: allocating and
+    freeing about a megabyte per sample makes glibc hand the memory back to the kernel and
+    fault it in again (hundreds of page faults per sample). Nothing returned to a caller
+    lives in them except ``crop_image``'s result, which the next call overwrites.
+    """
+
+    def __init__(self, output_size):
+        w, h = int(output_size[0]), int(output_size[1])
+        channels = 4 if WARP_FOUR_CHANNELS else 3
+        self.crop = np.empty((h, w, channels), dtype=np.uint8)
+        self.planes = np.empty((3, h, w), dtype=np.uint8)
+        self._window = np.empty(0, dtype=np.uint8)
+
+    def window(self, h: int, w: int, channels: int) -> np.ndarray:
+        """A (h, w, channels) uint8 view of a buffer that grows to the largest window seen."""
+        n = h * w * channels
+        if self._window.size < n:
+            self._window = np.empty(n, dtype=np.uint8)
+        return self._window[:n].reshape(h, w, channels)
+
+
+def crop_image(image, mat, output_size, scratch=None) -> np.ndarray:
     """Warp the part of ``image`` (H, W, 3) BGR uint8 that ``mat`` maps into ``output_size``.
 
     Only the source window the crop can see is converted and warped (see
     ``source_window``); the result equals ``warp_crop(image, mat, output_size)`` up to
     cv2's 1/32-pixel coordinate rounding.
 
+    Args:
+        scratch: optional ``CropScratch`` for ``output_size``; the result is then its
+            buffer, valid until the next call with the same scratch.
     Returns:
         (h, w, 3) or (h, w, 4) uint8 BGR(A) crop; the 4th channel, if any, is padding.
     """
     window = source_window(mat, output_size, image.shape[:2])
     channels = 4 if WARP_FOUR_CHANNELS else 3
+    size = (int(output_size[0]), int(output_size[1]))
     if window is None:
-        return np.zeros((int(output_size[1]), int(output_size[0]), channels), dtype=np.uint8)
+        if scratch is None:
+            return np.zeros((size[1], size[0], channels), dtype=np.uint8)
+        scratch.crop.fill(0)
+        return scratch.crop
     x0, y0, x1, y1 = window
     sub = image[y0:y1, x0:x1]
     if WARP_FOUR_CHANNELS:
-        sub = cv2.cvtColor(sub, cv2.COLOR_BGR2BGRA)
-    return warp_crop(sub, shift_affine(mat, x0, y0), output_size)
+        dst = None if scratch is None else scratch.window(y1 - y0, x1 - x0, 4)
+        sub = cv2.cvtColor(sub, cv2.COLOR_BGR2BGRA, dst=dst)
+    return warp_crop(sub, shift_affine(mat, x0, y0), size, dst=None if scratch is None else scratch.crop)
 
 
-def normalize_crop(crop, bgr: bool = True) -> np.ndarray:
+def normalize_crop(crop, bgr: bool = True, scratch=None) -> np.ndarray:
     """ImageNet-normalise a uint8 crop into channel-first RGB float32.
 
     Channel order is fixed here, on the small crop, so the full image is never converted.
 
     Args:
         crop: (h, w, 3) or (h, w, 4) uint8 (a 4th channel is ignored); bgr: whether the
-            first three channels are BGR (cv2's order) rather than RGB.
+            first three channels are BGR (cv2's order) rather than RGB; scratch: optional
+            ``CropScratch`` of the crop's size, for the channel planes.
     Returns:
         (3, h, w) float32: ``(value / 255 - mean) / std`` per RGB channel.
     """
     h, w = crop.shape[:2]
-    # Contiguous planes (measured ~1.4x) beat strided reads of the interleaved crop.
-    planes = cv2.split(crop)
-    out = np.empty((3, h, w), dtype=np.float32)
-    for c in range(3):
-        np.multiply(planes[2 - c] if bgr else planes[c], _NORM_SCALE[c], out=out[c], dtype=np.float32)
-        out[c] -= _NORM_BIAS[c]
+    planes = scratch.planes if scratch is not None else np.empty((3, h, w), dtype=np.uint8)
+    # One pass de-interleaves R, G, B into contiguous planes (measured ~1.4x faster to
+    # normalise than strided reads of the interleaved crop).
+    order = (2, 1, 0) if bgr else (0, 1, 2)
+    cv2.mixChannels([np.ascontiguousarray(crop)], list(planes), [order[0], 0, order[1], 1, order[2], 2])
+    out = np.multiply(planes, _NORM_SCALE3, dtype=np.float32)
+    out -= _NORM_BIAS3
     return out
 
 
@@ -133,6 +172,17 @@ class TopDownDataset(Dataset):
         self._photometric = build_photometric() if (photometric and self.train) else None
         # Counts corrupt images seen by *this process*; with workers, sum items' ``corrupt``.
         self.corrupt_count = 0
+        self._scratch = CropScratch(self.image_size)
+
+    def __getstate__(self):
+        # Thread-local scratch buffers do not pickle (DataLoader workers under spawn).
+        state = self.__dict__.copy()
+        del state["_scratch"]
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self._scratch = CropScratch(self.image_size)
 
     def __len__(self) -> int:
         return len(self.records)
@@ -162,15 +212,15 @@ class TopDownDataset(Dataset):
         if corrupt:
             crop = np.zeros((self.image_size[1], self.image_size[0], 3), dtype=np.uint8)
         else:
-            crop = crop_image(image, mat, self.image_size)
+            crop = crop_image(image, mat, self.image_size, self._scratch)
         joints, visible = transform_keypoints(rec.keypoints[:, :2], rec.keypoints[:, 2] > 0, mat, t.flip,
                                               self.flip_perm)
         if self._photometric is not None and not corrupt:
             crop = apply_photometric(self._photometric, np.ascontiguousarray(crop[:, :, 2::-1]),
                                      t.photometric_seed)
-            image_chw = normalize_crop(crop, bgr=False)
+            image_chw = normalize_crop(crop, bgr=False, scratch=self._scratch)
         else:
-            image_chw = normalize_crop(crop, bgr=True)
+            image_chw = normalize_crop(crop, bgr=True, scratch=self._scratch)
         target, weight = encode_heatmaps(joints, visible & (not corrupt), self.image_size,
                                          self.heatmap_size, self.sigma)
         if self.joint_weights is not None:

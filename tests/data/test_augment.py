@@ -5,7 +5,7 @@ from posedy.data.augment import (AugmentPolicy, CropTransform, apply_photometric
                                  clipped_rotation, clipped_scale_factor, half_body_center_scale,
                                  select_half_body, shift_affine, source_window, transform_keypoints,
                                  warp_crop)
-from posedy.data.dataset import crop_image
+from posedy.data.dataset import CropScratch, crop_image
 from posedy.data.geometry import apply_affine, get_affine_transform
 from posedy.data.keypoints import COCO_FLIP_PAIRS, flip_permutation
 
@@ -168,3 +168,19 @@ def test_crop_image_matches_full_warp():
         assert np.abs(full - part).max() <= 1
         differing += int((full != part).sum())
     assert differing <= 0.001 * 40 * 48 * 64 * 3
+
+
+def test_crop_image_scratch_gives_the_same_crop():
+    rng = np.random.default_rng(1)
+    scratch = CropScratch((48, 64))
+    for size in ((120, 160), (300, 90), (64, 48)):
+        image = rng.integers(0, 256, size + (3,), dtype=np.uint8)
+        for _ in range(10):
+            mat = get_affine_transform(rng.uniform(-20, 180, 2), (rng.uniform(10, 300),) * 2,
+                                       rng.uniform(-90, 90), (48, 64), flip=bool(rng.random() < 0.5))
+            fresh = crop_image(image, mat, (48, 64))
+            reused = crop_image(image, mat, (48, 64), scratch)
+            assert reused is scratch.crop
+            np.testing.assert_array_equal(reused, fresh)
+    far = get_affine_transform((5000.0, 5000.0), (40.0, 40.0), 0.0, (48, 64))
+    assert not crop_image(image, far, (48, 64), scratch).any()

@@ -8,7 +8,7 @@ from posedy.config import config_from_dict
 from posedy.data import DataError, TopDownDataset, build_dataset, worker_init
 from posedy.data.codec import encode_heatmaps
 from posedy.data.coco import load_coco, load_person_records
-from posedy.data.dataset import IMAGENET_MEAN, IMAGENET_STD, normalize_crop
+from posedy.data.dataset import IMAGENET_MEAN, IMAGENET_STD, CropScratch, normalize_crop
 from posedy.data.geometry import apply_affine, get_affine_transform
 from posedy.data.keypoints import COCO_JOINT_WEIGHTS, flip_permutation, COCO_FLIP_PAIRS
 from posedy.data.records import PersonRecord
@@ -198,3 +198,30 @@ def test_val_targets_decode_back_to_ground_truth_ap(synthetic_root):
         ev.accumulate()
         ev.summarize()
     assert ev.stats[0] > 0.95
+
+
+def test_normalize_crop_scratch_and_layouts_agree():
+    rng = np.random.default_rng(0)
+    crop = rng.integers(0, 256, (64, 48, 4), dtype=np.uint8)
+    scratch = CropScratch((48, 64))
+    want = normalize_crop(crop[..., :3].copy(), bgr=True)
+    np.testing.assert_array_equal(normalize_crop(crop, bgr=True, scratch=scratch), want)
+    np.testing.assert_array_equal(normalize_crop(crop[..., 2::-1], bgr=False, scratch=scratch), want)
+    expected = (crop[..., 2::-1].transpose(2, 0, 1) / 255.0 - np.reshape(IMAGENET_MEAN, (3, 1, 1))) \
+        / np.reshape(IMAGENET_STD, (3, 1, 1))
+    np.testing.assert_allclose(want, expected, rtol=1e-5, atol=1e-5)
+
+
+def test_items_survive_pickling_and_threads(synthetic_root):
+    # The per-thread scratch buffers must neither leak between threads nor break pickling
+    # (DataLoader workers under the spawn start method pickle the dataset).
+    import pickle
+    from concurrent.futures import ThreadPoolExecutor
+
+    ds = _dataset(synthetic_root, seed=4)
+    want = [ds[i] for i in range(len(ds))]
+    clone = pickle.loads(pickle.dumps(ds))
+    with ThreadPoolExecutor(2) as pool:
+        got = list(pool.map(clone.__getitem__, range(len(ds))))
+    for a, b in zip(want, got):
+        assert torch.equal(a["image"], b["image"]) and torch.equal(a["target"], b["target"])

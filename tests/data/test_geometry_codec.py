@@ -106,3 +106,19 @@ def test_dark_matches_whole_map_reference():
         for j in range(3):
             px, py = int(coords[i, j, 0]), int(coords[i, j, 1])
             np.testing.assert_allclose(refined[i, j], _naive_dark(hms[i, j], px, py), atol=1e-4)
+
+
+def test_encode_equals_per_joint_gaussians_exactly():
+    # Each map is the float64 product of the two 1-D Gaussians rounded once to float32
+    # (subnormals included): the vectorised encoder must give exactly that.
+    rng = np.random.default_rng(0)
+    kps = np.concatenate([rng.uniform(-40, 230, (30, 2)), [[-200.0, 50.0], [100.0, 400.0], [191.0, 255.0]]])
+    vis = rng.random(len(kps)) < 0.8
+    hms, w = encode_heatmaps(kps, vis, (192, 256), (48, 64), 2.0)
+    for k, (x, y) in enumerate(kps / 4.0):
+        inside = x + 6 >= 0 and y + 6 >= 0 and x - 6 < 48 and y - 6 < 64
+        assert w[k] == float(vis[k] and inside)
+        gx = np.exp(-((np.arange(48.0) - x) ** 2) / 8.0)
+        gy = np.exp(-((np.arange(64.0) - y) ** 2) / 8.0)
+        want = np.outer(gy, gx).astype(np.float32) * np.float32(w[k])
+        np.testing.assert_array_equal(hms[k], want)
