@@ -6,6 +6,8 @@ A box's *scale* is its ``(w, h)`` in image pixels after the aspect-ratio fix and
 Pixel centres are at integer coordinates, as in ``cv2.warpAffine``.
 """
 
+import math
+
 import numpy as np
 
 
@@ -47,15 +49,17 @@ def get_affine_transform(center, scale, rotation: float, output_size, flip: bool
     """
     out_w, out_h = float(output_size[0]), float(output_size[1])
     s = out_w / float(scale[0])
-    theta = np.deg2rad(rotation)
-    cos, sin = np.cos(theta) * s, np.sin(theta) * s
+    theta = math.radians(rotation)
+    cos, sin = math.cos(theta) * s, math.sin(theta) * s
     linear = np.array([[cos, sin], [-sin, cos]], dtype=np.float64)
     cx, cy = float(center[0]), float(center[1])
-    offset = np.array([out_w * 0.5, out_h * 0.5]) - linear @ np.array([cx, cy])
-    mat = np.concatenate([linear, offset[:, None]], axis=1)
+    tx, ty = (np.array([out_w * 0.5, out_h * 0.5]) - linear @ np.array([cx, cy])).tolist()
     if flip:
-        mirror = np.array([[-1.0, 0.0, out_w - 1.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]])
-        mat = (mirror @ np.vstack([mat, [0.0, 0.0, 1.0]]))[:2]
+        # The mirror [[-1, 0, out_w - 1], [0, 1, 0]] composed after the crop, written out
+        # (every product in it is by -1, 0 or 1, so this is exactly the matrix product).
+        mat = np.array([[-cos, -sin, (out_w - 1.0) - tx], [-sin, cos, ty]])
+    else:
+        mat = np.array([[cos, sin, tx], [-sin, cos, ty]])
     if inv:
         mat = invert_affine(mat)
     return mat

@@ -122,3 +122,19 @@ def test_encode_equals_per_joint_gaussians_exactly():
         gy = np.exp(-((np.arange(64.0) - y) ** 2) / 8.0)
         want = np.outer(gy, gx).astype(np.float32) * np.float32(w[k])
         np.testing.assert_array_equal(hms[k], want)
+
+
+def test_affine_equals_composed_matrices_exactly():
+    # The flip is written out in get_affine_transform; it must equal mirror @ crop exactly.
+    rng = np.random.default_rng(0)
+    for _ in range(500):
+        center, scale = rng.uniform(-50, 700, 2), rng.uniform(10, 900, 2)
+        rot = float(rng.choice([0.0, 90.0, -45.0, rng.uniform(-90, 90)]))
+        s = 192.0 / scale[0]
+        t = np.deg2rad(rot)
+        linear = np.array([[np.cos(t) * s, np.sin(t) * s], [-np.sin(t) * s, np.cos(t) * s]])
+        crop = np.concatenate([linear, (np.array([96.0, 128.0]) - linear @ center)[:, None]], axis=1)
+        mirror = np.array([[-1.0, 0.0, 191.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]])
+        np.testing.assert_array_equal(get_affine_transform(center, scale, rot, (192, 256)), crop)
+        np.testing.assert_array_equal(get_affine_transform(center, scale, rot, (192, 256), flip=True),
+                                      (mirror @ np.vstack([crop, [0.0, 0.0, 1.0]]))[:2])
