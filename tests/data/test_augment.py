@@ -184,3 +184,20 @@ def test_crop_image_scratch_gives_the_same_crop():
             np.testing.assert_array_equal(reused, fresh)
     far = get_affine_transform((5000.0, 5000.0), (40.0, 40.0), 0.0, (48, 64))
     assert not crop_image(image, far, (48, 64), scratch).any()
+
+
+def test_source_window_fast_path_matches_reference():
+    from posedy.data.augment import _source_window_reference
+
+    rng = np.random.default_rng(0)
+    for i in range(3000):
+        if i % 2:  # integer centres and right angles put window bounds on integers
+            center = rng.integers(-50, 700, 2).astype(np.float32)
+            scale = (rng.integers(4, 200) * np.array([3, 4])).astype(np.float32)
+            rotation = float(rng.choice([0.0, 90.0, -90.0, 45.0, 180.0]))
+        else:
+            center, scale = rng.uniform(-100, 700, 2), rng.uniform(10, 900, 2)
+            rotation = float(rng.normal() * 45)
+        mat = get_affine_transform(center, scale, rotation, (192, 256), flip=bool(i % 3 == 0))
+        hw = (int(rng.integers(100, 700)), int(rng.integers(100, 700)))
+        assert source_window(mat, (192, 256), hw) == _source_window_reference(mat, (192, 256), hw)
