@@ -14,6 +14,7 @@ from pathlib import Path
 from posedy.config import ConfigError, load_experiment
 from posedy.data import DataError
 from posedy.engine import CheckpointError, TrainingError, run_training
+from posedy.engine.allocator import keep_freed_memory
 from posedy.errors import one_line_message
 
 
@@ -39,6 +40,8 @@ def main(argv=None, hooks=None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     work_dir = Path(args.work_dir) if args.work_dir else Path("work_dirs") / Path(args.config).stem
+    # Large activations freed and re-allocated every step would otherwise be page-faulted anew.
+    keep_freed_memory()
     try:
         summary = run_training(cfg, work_dir, resume=args.resume, hooks=hooks)
     except (ConfigError, CheckpointError, TrainingError, DataError, OSError) as exc:

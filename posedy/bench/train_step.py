@@ -6,7 +6,8 @@ process; medians and ratios to the static model are reported:
     dynamic           ``implementation="auto"``: 1x1 -> batched matmul, others -> grouped conv.
     dynamic-grouped   every dynamic layer through the batch-as-groups convolution (reference).
 Full 256x192 steps take seconds on two cores, so repeats are few; ``--input-size`` measures
-smaller crops.
+smaller crops. ``--malloc tuned`` (the default, as ``tools/train.py``) keeps freed memory in the
+heap (``posedy.engine.allocator``); ``--malloc default`` leaves glibc as it is.
 """
 
 import statistics
@@ -28,6 +29,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch's default)")
     parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=VARIANTS)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--malloc", choices=("tuned", "default"), default="tuned",
+                        help="glibc malloc kept from returning freed memory (as tools/train.py) or not")
 
 
 def _build(variant: str, width: float, seed: int):
@@ -46,6 +49,11 @@ def _build(variant: str, width: float, seed: int):
 
 
 def run(args) -> dict:
+    malloc = args.malloc
+    if malloc == "tuned":
+        from posedy.engine.allocator import keep_freed_memory
+        if not keep_freed_memory():
+            malloc = "default (not glibc)"
     if args.threads:
         torch.set_num_threads(args.threads)
     w, h = args.input_size
@@ -73,6 +81,6 @@ def run(args) -> dict:
     medians = {v: round(statistics.median(t), 1) for v, t in times.items()}
     ratios = {v: round(ms / medians["static"], 3) for v, ms in medians.items() if "static" in medians}
     return {"benchmark": "train-step", "width": args.width, "batch": args.batch, "input_size_wh": [w, h],
-            "threads": torch.get_num_threads(), "steps": args.steps,
+            "threads": torch.get_num_threads(), "steps": args.steps, "malloc": malloc,
             "model": "Type-B MobileNetV2 (backbone and head static / dynamic K=4), Adam",
             "median_ms": medians, "ratio_to_static": ratios}
