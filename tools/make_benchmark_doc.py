@@ -31,14 +31,17 @@ def inference_section(result: dict) -> str:
     for width, entry in result["results"].items():
         table = entry["median_ms"]
         paths = list(dict.fromkeys(list(table["static"]) + list(table["dynamic"])))
-        lines += [f"**MobileNetV2 {width}**", "", "| path | static (ms) | dynamic (ms) | dynamic / static |",
-                  "|---|---:|---:|---:|"]
+        lines += [f"**MobileNetV2 {width}**", "",
+                  "| path | static (ms) | dynamic (ms) | dynamic / static | per round: median (quartiles) |",
+                  "|---|---:|---:|---:|---:|"]
         for path in paths:
             s = table["static"].get(path)
             d = table["dynamic"].get(path)
             r = entry["ratio_like_for_like"].get(path)
+            q = entry.get("ratio_per_round", {}).get(path)
+            rounds = "" if not q else f"{q['median']:.2f} ({q['q25']:.2f}-{q['q75']:.2f})"
             lines.append(f"| {path} | {'' if s is None else f'{s:.1f}'} | {'' if d is None else f'{d:.1f}'} | "
-                         f"{'' if r is None else f'{r:.2f}'} |")
+                         f"{'' if r is None else f'{r:.2f}'} | {rounds} |")
         best = entry.get("best")
         if best:
             lines += ["", f"Best against best: dynamic `{best['dynamic']}` "

@@ -133,8 +133,8 @@ def read_bandwidth_gbs(megabytes: int = 256, repeats: int = 5) -> float:
     return round(data.numel() * 4 / statistics.median(times) / 1e9, 2)
 
 
-def _interleaved(runners: dict, repeats: int, warmup: int) -> dict:
-    """Median milliseconds per runner, runs alternating between runners."""
+def _interleaved(runners: dict, repeats: int, warmup: int):
+    """Runs alternating between runners: (median ms per runner, the list of ms per runner)."""
     times = {name: [] for name in runners}
     for step in range(warmup + repeats):
         for name, call in runners.items():
@@ -142,7 +142,16 @@ def _interleaved(runners: dict, repeats: int, warmup: int) -> dict:
             call()
             if step >= warmup:
                 times[name].append((time.perf_counter() - start) * 1e3)
-    return {name: round(statistics.median(v), 2) for name, v in times.items()}
+    return {name: round(statistics.median(v), 2) for name, v in times.items()}, times
+
+
+def _round_ratios(times: dict, path: str):
+    """Median and quartiles of dynamic/static per round (the two ran back to back), or None."""
+    if (path, "static") not in times or (path, "dynamic") not in times:
+        return None
+    ratios = sorted(d / s for s, d in zip(times[(path, "static")], times[(path, "dynamic")]))
+    q = statistics.quantiles(ratios, n=4) if len(ratios) > 1 else [ratios[0]] * 3
+    return {"median": round(q[1], 3), "q25": round(q[0], 3), "q75": round(q[2], 3)}
 
 
 def run(args) -> dict:
@@ -164,7 +173,7 @@ def run(args) -> dict:
                 setup[path] = secs
                 for kind, call in made.items():
                     runners[(path, kind)] = call
-            medians = _interleaved(runners, args.repeats, args.warmup)
+            medians, times = _interleaved(runners, args.repeats, args.warmup)
             table = {"static": {}, "dynamic": {}}
             for (path, kind), ms in medians.items():
                 table[kind][path] = ms
@@ -172,7 +181,9 @@ def run(args) -> dict:
                       for p in table["static"] if p in table["dynamic"]}
             best_static = min(table["static"], key=table["static"].get) if table["static"] else None
             best_dynamic = min(table["dynamic"], key=table["dynamic"].get) if table["dynamic"] else None
-            entry = {"median_ms": table, "ratio_like_for_like": ratios, "setup_s": setup}
+            per_round = {p: _round_ratios(times, p) for p in ratios}
+            entry = {"median_ms": table, "ratio_like_for_like": ratios, "ratio_per_round": per_round,
+                     "setup_s": setup}
             if best_static and best_dynamic:
                 entry["best"] = {"static": best_static, "dynamic": best_dynamic,
                                  "ratio": round(table["dynamic"][best_dynamic] / table["static"][best_static], 3)}

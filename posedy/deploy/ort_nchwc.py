@@ -215,6 +215,10 @@ def _aggregate_nodes(edit: _GraphEditor, layer: DynamicConv2d, pi: str, index: n
         source = layer.weight.detach().float().reshape(k, -1).numpy()
     source = np.concatenate([source, np.zeros((k, 1), np.float32)], axis=1)  # index -1 -> 0
     stacked = source[:, index]
+    if layer.attention.attention == "softmax" and np.array_equal(stacked, np.broadcast_to(stacked[:1], stacked.shape)):
+        # Equal rows mix to themselves when the weights sum to one: typically the bias of a
+        # bias-free convolution after BatchNorm folding (the BatchNorm shift, the same for all K).
+        return edit.const(prefix, stacked[0].reshape(shape))
     flat = edit.node("MatMul", [pi, edit.const(f"{prefix}_kernels", stacked)], f"{prefix}_mixed")
     return edit.node("Reshape", [flat, edit.const(f"{prefix}_shape", np.array(shape, np.int64))], prefix)
 
