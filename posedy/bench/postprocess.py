@@ -118,7 +118,7 @@ def run(args) -> dict:
             write_times.append(time.perf_counter() - middle)
         json_bytes = out_path.stat().st_size
     totals = [a + b for a, b in zip(select_times, write_times)]
-    result = {
+    result = {"benchmark": "postprocess",
         "num_boxes": args.num_boxes, "num_images": args.num_images, "kept": int(len(final["index"])),
         "select_s": statistics.median(select_times), "write_s": statistics.median(write_times),
         "total_s": statistics.median(totals), "total_s_all": [round(t, 3) for t in totals],

@@ -10,6 +10,7 @@ smaller crops. ``--malloc tuned`` (the default, as ``tools/train.py``) keeps fre
 heap (``posedy.engine.allocator``); ``--malloc default`` leaves glibc as it is.
 """
 
+import resource
 import statistics
 import time
 
@@ -72,15 +73,21 @@ def run(args) -> dict:
             optimizer.step()
         steps[variant] = step
     times = {v: [] for v in steps}
+    usage = resource.getrusage(resource.RUSAGE_SELF)
     for i in range(args.warmup + args.steps):
         for variant, step in steps.items():
             start = time.perf_counter()
             step()
             if i >= args.warmup:
                 times[variant].append((time.perf_counter() - start) * 1e3)
+    after = resource.getrusage(resource.RUSAGE_SELF)
     medians = {v: round(statistics.median(t), 1) for v, t in times.items()}
     ratios = {v: round(ms / medians["static"], 3) for v, ms in medians.items() if "static" in medians}
     return {"benchmark": "train-step", "width": args.width, "batch": args.batch, "input_size_wh": [w, h],
             "threads": torch.get_num_threads(), "steps": args.steps, "malloc": malloc,
             "model": "Type-B MobileNetV2 (backbone and head static / dynamic K=4), Adam",
-            "median_ms": medians, "ratio_to_static": ratios}
+            "median_ms": medians, "ratio_to_static": ratios,
+            # CPU seconds of the whole timed loop (all variants): page faults show up as system time.
+            "cpu_s": {"user": round(after.ru_utime - usage.ru_utime, 1),
+                      "system": round(after.ru_stime - usage.ru_stime, 1),
+                      "major_minor_faults": [after.ru_majflt - usage.ru_majflt, after.ru_minflt - usage.ru_minflt]}}
