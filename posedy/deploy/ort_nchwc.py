@@ -223,8 +223,10 @@ def _aggregate_nodes(edit: _GraphEditor, layer: DynamicConv2d, pi: str, index: n
     return edit.node("Reshape", [flat, edit.const(f"{prefix}_shape", np.array(shape, np.int64))], prefix)
 
 
-def nchwc_block_size() -> int:
-    """The channel block onnxruntime's NCHWc transformer uses on this CPU (8 AVX2, 16 AVX-512)."""
+def nchwc_block_size():
+    """The channel block onnxruntime's NCHWc transformer uses on this CPU (8 AVX2, 16 AVX-512),
+    or None where it does not apply its NCHWc transformer (then the graph keeps plain
+    convolutions and every dynamic kernel is fed to them in the ONNX layout)."""
     import onnx
     from onnx import numpy_helper
 
@@ -239,7 +241,7 @@ def nchwc_block_size() -> int:
         if node.domain == NCHWC_DOMAIN and node.op_type == "Conv":
             # Four output channels padded up to one block.
             return int(numpy_helper.to_array(inits[node.input[1]]).shape[0])
-    raise RuntimeError("onnxruntime did not apply its NCHWc transformer on this machine")
+    return None
 
 
 def build_nchwc_graph(model: nn.Module, image_size_wh=(192, 256)):
@@ -288,6 +290,8 @@ def build_nchwc_graph(model: nn.Module, image_size_wh=(192, 256)):
             raise RuntimeError(f"dynamic layer {found} ({layer}): unexpected bias or duplicate "
                                "convolution in onnxruntime's graph")
         prefix = f"posedy_dy{found}"
+        if node.domain == NCHWC_DOMAIN and not block:
+            raise RuntimeError("onnxruntime's graph has NCHWc convolutions but its block size is unknown")
         blocked = node.domain == NCHWC_DOMAIN and layer.in_channels >= block
         pi = _attention_nodes(edit, layer, node.input[0], blocked, block, prefix)
         node.input[1] = _aggregate_nodes(edit, layer, pi, _decode(weight, offset, size),

@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from posedy.config import BackboneConfig, HeadConfig, ModelConfig
-from posedy.deploy.ort_nchwc import NCHWC_DOMAIN, NchwcSession, build_nchwc_graph, coded_twin
+from posedy.deploy.ort_nchwc import NCHWC_DOMAIN, NchwcSession, build_nchwc_graph, coded_twin, nchwc_block_size
 from posedy.layers import DynamicConv2d, dynamic_layers
 from posedy.models import build_pose_model
 
@@ -51,9 +51,11 @@ def test_dynamic_pose_model_matches_pytorch(attention):
     session = NchwcSession(model, (96, 128))
     x = torch.randn(2, 3, 128, 96, generator=torch.Generator().manual_seed(1))
     assert _max_relative_error(model, session, x) < 1e-4
-    # Every dynamic layer's aggregated kernel feeds one of onnxruntime's NCHWc convolutions.
+    # Every dynamic layer's aggregated kernel feeds one of onnxruntime's (NCHWc, where it has
+    # them) convolutions.
+    domain = NCHWC_DOMAIN if nchwc_block_size() else None
     fed = {node.input[1] for node in session.graph.graph.node
-           if node.domain == NCHWC_DOMAIN and node.op_type == "Conv"}
+           if node.op_type in ("Conv", "FusedConv") and (domain is None or node.domain == domain)}
     assert {f"posedy_dy{i}_weight" for i in range(len(dynamic_layers(model)))} <= fed
 
 
@@ -62,7 +64,8 @@ def test_static_pose_model_is_onnxruntime_graph():
     session = NchwcSession(model, (96, 128))
     x = torch.randn(1, 3, 128, 96, generator=torch.Generator().manual_seed(2))
     assert _max_relative_error(model, session, x) < 1e-4
-    assert any(node.domain == NCHWC_DOMAIN for node in session.graph.graph.node)
+    if nchwc_block_size():
+        assert any(node.domain == NCHWC_DOMAIN for node in session.graph.graph.node)
 
 
 def test_model_is_not_modified():
@@ -97,3 +100,18 @@ def test_small_mixed_network_with_strides_and_groups():
     session = NchwcSession(net, (40, 56))
     x = torch.randn(1, 3, 56, 40, generator=torch.Generator().manual_seed(4))
     assert _max_relative_error(net, session, x) < 1e-4
+
+
+def test_without_the_nchwc_transformer_kernels_feed_plain_convolutions(monkeypatch):
+    """Where onnxruntime has no NCHWc transformer (e.g. another CPU family) the graph keeps ONNX
+    convolutions and the aggregated kernels are fed to them unpermuted."""
+    from posedy.deploy import ort_nchwc
+
+    monkeypatch.setattr(ort_nchwc, "WEIGHT_REWRITING_FUSIONS",
+                        ort_nchwc.WEIGHT_REWRITING_FUSIONS + ["NchwcTransformer"])
+    monkeypatch.setattr(ort_nchwc, "nchwc_block_size", lambda: None)
+    model = _pose_model(True)
+    session = NchwcSession(model, (96, 128))
+    assert not any(node.domain == NCHWC_DOMAIN for node in session.graph.graph.node)
+    x = torch.randn(1, 3, 128, 96, generator=torch.Generator().manual_seed(5))
+    assert _max_relative_error(model, session, x) < 1e-4
