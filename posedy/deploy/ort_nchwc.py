@@ -133,7 +133,7 @@ def coded_twin(model: nn.Module):
     return twin, layers
 
 
-def _decode(array: np.ndarray, offset: int, size: int) -> np.ndarray:
+def _decode(array: np.ndarray, offset: int) -> np.ndarray:
     """Original flat index per position of a reordered coded tensor; -1 where it is padding."""
     flat = array.reshape(-1).astype(np.int64)
     return np.where(flat == 0, -1, flat - offset - 1)
@@ -285,7 +285,7 @@ def build_nchwc_graph(model: nn.Module, image_size_wh=(192, 256)):
             continue
         layer, offset, size = layers[found]
         bias = numpy_helper.to_array(inits[node.input[2]])
-        bias_index = _decode(bias, offset + size, layer.out_channels)
+        bias_index = _decode(bias, offset + size)
         if bias_index.min() < -1 or bias_index.max() >= layer.out_channels or found in done:
             raise RuntimeError(f"dynamic layer {found} ({layer}): unexpected bias or duplicate "
                                "convolution in onnxruntime's graph")
@@ -294,7 +294,7 @@ def build_nchwc_graph(model: nn.Module, image_size_wh=(192, 256)):
             raise RuntimeError("onnxruntime's graph has NCHWc convolutions but its block size is unknown")
         blocked = node.domain == NCHWC_DOMAIN and layer.in_channels >= block
         pi = _attention_nodes(edit, layer, node.input[0], blocked, block, prefix)
-        node.input[1] = _aggregate_nodes(edit, layer, pi, _decode(weight, offset, size),
+        node.input[1] = _aggregate_nodes(edit, layer, pi, _decode(weight, offset),
                                          weight.shape, f"{prefix}_weight", bias=False)
         node.input[2] = _aggregate_nodes(edit, layer, pi, bias_index, bias.shape,
                                          f"{prefix}_bias", bias=True)
