@@ -210,7 +210,12 @@ class DynamicConv2d(nn.Module):
         n, c, h, w = x.shape
         flat = x.reshape(n, c, h * w)
         pi = self._attention_from_pooled(flat.sum(dim=2) * (1.0 / (h * w)))
+        return self._batched_product(flat, pi, h, w)
+
+    def _batched_product(self, flat: torch.Tensor, pi: torch.Tensor, h: int, w: int) -> torch.Tensor:
+        """1x1 convolution as (N, C_out, C_in) @ ``flat`` (N, C_in, h * w) -> (N, C_out, h, w)."""
         weight, bias = self.aggregate(pi.to(self.weight.dtype))
+        n, c = flat.shape[:2]
         weight = weight.reshape(n, self.out_channels, c)
         if bias is None:
             out = torch.bmm(weight, flat)
@@ -238,19 +243,13 @@ class DynamicConv2d(nn.Module):
             impl = "bmm" if self.is_pointwise else "grouped"
         if impl == "branches":
             return self._branches(x, pi.to(self.weight.dtype))
-        weight, bias = self.aggregate(pi.to(self.weight.dtype))
-        n, c, h, w = x.shape
         if impl == "bmm":
             if self.stride != (1, 1):
                 x = x[:, :, ::self.stride[0], ::self.stride[1]]
-                h, w = x.shape[2], x.shape[3]
-            weight = weight.reshape(n, self.out_channels, c)
-            x = x.reshape(n, c, h * w)
-            if bias is None:
-                out = torch.bmm(weight, x)
-            else:
-                out = torch.baddbmm(bias.unsqueeze(2), weight, x)
-            return out.reshape(n, self.out_channels, h, w)
+            n, c, h, w = x.shape
+            return self._batched_product(x.reshape(n, c, h * w), pi, h, w)
+        weight, bias = self.aggregate(pi.to(self.weight.dtype))
+        n, c, h, w = x.shape
         if n == 1:
             return F.conv2d(x, weight[0], None if bias is None else bias[0], self.stride,
                             self.padding, self.dilation, self.groups)
