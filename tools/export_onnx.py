@@ -10,31 +10,12 @@ so build it where it will run.
 """
 
 import argparse
-import os
 import sys
-from pathlib import Path
 
 from posedy.config import ConfigError, load_experiment
-from posedy.deploy import export_onnx
+from posedy.deploy import export_nchwc, export_onnx
 from posedy.engine.checkpoint import CheckpointError, load_checkpoint
 from posedy.models import build_pose_model
-
-
-def _write_nchwc(model, path: Path, image_size_wh) -> Path:
-    """``build_nchwc_graph`` saved through a temporary file and a rename (never half a model)."""
-    import onnx
-
-    from posedy.deploy import build_nchwc_graph
-
-    graph = build_nchwc_graph(model, image_size_wh)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        onnx.save(graph, str(tmp))
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
 
 
 def main(argv=None) -> int:
@@ -67,7 +48,7 @@ def main(argv=None) -> int:
     batch = 1 if args.batch == "1" else "dynamic"
     try:
         if args.format == "ort-nchwc":
-            path = _write_nchwc(model, Path(args.out), cfg.data.image_size)
+            path = export_nchwc(model, args.out, cfg.data.image_size)
         else:
             path = export_onnx(model, args.out, cfg.data.image_size, batch=batch, opset=args.opset)
     except OSError as exc:

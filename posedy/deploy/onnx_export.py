@@ -8,6 +8,7 @@ batch-agnostic already. With ``batch=1`` each layer convolves with its one aggre
 BatchNorm is folded into the convolutions first (``posedy.deploy.fuse_bn``).
 """
 
+import contextlib
 import copy
 import os
 import warnings
@@ -21,6 +22,19 @@ from posedy.layers import DynamicConv2d
 from .fusion import prepare_for_inference
 
 DEFAULT_OPSET = 17
+
+
+@contextlib.contextmanager
+def written_atomically(path: Path):
+    """Yield a temporary path beside ``path`` to write to; on success it is renamed over
+    ``path``, on any error removed, so a crash never leaves half a model over an older one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def prepare_for_export(model: nn.Module, batch="dynamic") -> nn.Module:
@@ -56,22 +70,14 @@ def export_onnx(model: nn.Module, path, image_size_wh=(192, 256), batch="dynamic
     w, h = image_size_wh
     example = torch.zeros(2 if batch == "dynamic" else 1, 3, h, w)
     dynamic_axes = {"image": {0: "batch"}, "heatmaps": {0: "batch"}} if batch == "dynamic" else None
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), written_atomically(path) as tmp:
         # The TorchScript exporter announces its own deprecation; it is the one that needs no
         # extra dependency (onnxscript) and handles these graphs.
         warnings.simplefilter("ignore", DeprecationWarning)
         # With batch=1 the trace keeps the single-sample branch; that is the intent.
         warnings.simplefilter("ignore", torch.jit.TracerWarning)
-        # Written beside the target and renamed, so a crash never leaves half a model over an
-        # older export.
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        try:
-            with torch.no_grad():
-                torch.onnx.export(model, (example,), str(tmp), dynamo=False, input_names=["image"],
-                                  output_names=["heatmaps"], dynamic_axes=dynamic_axes,
-                                  opset_version=opset, do_constant_folding=True)
-            os.replace(tmp, path)
-        finally:
-            tmp.unlink(missing_ok=True)
+        with torch.no_grad():
+            torch.onnx.export(model, (example,), str(tmp), dynamo=False, input_names=["image"],
+                              output_names=["heatmaps"], dynamic_axes=dynamic_axes,
+                              opset_version=opset, do_constant_folding=True)
     return path

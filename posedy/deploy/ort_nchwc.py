@@ -40,7 +40,7 @@ from torch import nn
 from posedy.layers import DynamicConv2d
 
 from .fusion import prepare_for_inference
-from .onnx_export import export_onnx
+from .onnx_export import export_onnx, written_atomically
 
 NCHWC_DOMAIN = "com.microsoft.nchwc"
 # Float32 represents every integer up to 2**24 exactly; codes must stay below it.
@@ -313,6 +313,17 @@ def build_nchwc_graph(model: nn.Module, image_size_wh=(192, 256)):
     del graph.initializer[:]
     graph.initializer.extend(kept + edit.initializers)
     return graph_model
+
+
+def export_nchwc(model: nn.Module, path, image_size_wh=(192, 256)) -> Path:
+    """``build_nchwc_graph`` written to ``path`` through a temporary file and a rename."""
+    import onnx
+
+    path = Path(path)
+    graph = build_nchwc_graph(model, image_size_wh)
+    with written_atomically(path) as tmp:
+        onnx.save(graph, str(tmp))
+    return path
 
 
 class NchwcSession:
