@@ -51,8 +51,8 @@ def build_models(width: float, seed: int = 0):
     return models
 
 
-def prepare_kernels(model):
-    """The model as inference runs it (BatchNorm folded into every kernel), for counting bytes."""
+def fused_copy(model):
+    """A copy of ``model`` as inference runs it: BatchNorm folded into every (K) kernel."""
     from posedy.deploy import prepare_for_inference
 
     return prepare_for_inference(copy.deepcopy(model))
@@ -83,17 +83,15 @@ def _onnx_runner(model, x, folder: Path, name: str, batch, threads: int):
 
 def _make_runners(path: str, static, dynamic, x, folder: Path, threads: int):
     """{"static": callable, "dynamic": callable} for one path, plus setup seconds per model."""
-    from posedy.deploy import prepare_for_inference
-
     runners, setup = {}, {}
     for kind, model in (("static", static), ("dynamic", dynamic)):
         start = time.perf_counter()
         if path == "eager":
             runners[kind] = _torch_runner(model, x)
         elif path == "fused":
-            runners[kind] = _torch_runner(prepare_for_inference(copy.deepcopy(model)), x)
+            runners[kind] = _torch_runner(fused_copy(model), x)
         elif path == "compiled":
-            compiled = torch.compile(prepare_for_inference(copy.deepcopy(model)), dynamic=False)
+            compiled = torch.compile(fused_copy(model), dynamic=False)
             runner = _torch_runner(compiled, x)
             runner()  # compiles
             runners[kind] = runner
@@ -189,8 +187,8 @@ def run(args) -> dict:
                                  "ratio": round(table["dynamic"][best_dynamic] / table["static"][best_static], 3)}
                 # Aggregation must read every kernel once per image; at the measured bandwidth that
                 # alone bounds the dynamic/static ratio from below (fp32 kernels, no other overhead).
-                kernel_mb = dynamic_kernel_bytes(prepare_kernels(dynamic)) / 1e6
-                floor_ms = kernel_mb / 1e3 / bandwidth * 1e3
+                kernel_mb = dynamic_kernel_bytes(fused_copy(dynamic)) / 1e6
+                floor_ms = kernel_mb / bandwidth  # MB / (GB/s) = ms
                 static_ms = table["static"][best_static]
                 entry["aggregation_floor"] = {"kernel_mb": round(kernel_mb, 1), "read_gbs": bandwidth,
                                               "floor_ms": round(floor_ms, 2),

@@ -16,6 +16,7 @@ from tqdm import tqdm
 from posedy.data.augment import warp_crop
 from posedy.data.dataset import normalize_crop
 from posedy.data.geometry import box_to_center_scale, get_affine_transform
+from posedy.errors import one_line_message
 from posedy.evaluation.coco_eval import evaluate_coco_keypoints
 from posedy.evaluation.decode import decode_to_image
 from posedy.evaluation.flip import average_with_flipped
@@ -154,8 +155,7 @@ class OnnxPoseRunner:
         try:
             self.session = onnxruntime.InferenceSession(str(self.path), providers=["CPUExecutionProvider"])
         except Exception as exc:  # onnxruntime raises its own exception types
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
-            raise ValueError(f"{self.path}: not a loadable ONNX model ({first[:120]})") from None
+            raise ValueError(f"{self.path}: not a loadable ONNX model ({one_line_message(exc)[:120]})") from None
         model_input = self.session.get_inputs()[0]
         self.input_name = model_input.name
         self.one_at_a_time = bool(model_input.shape) and model_input.shape[0] == 1
