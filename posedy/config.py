@@ -68,6 +68,9 @@ class HeadConfig:
     # Type-B only: scales Table 9's channel widths (1.0 is the paper's head). The CPU demo uses
     # a narrow head, since the full head costs 0.9 GMAdds per 256x192 crop.
     width_mult: float = 1.0
+    # Type-B only: True reads Table 9 literally (the first bottleneck expands the backbone's
+    # output with a 1x1 conv); False, the default, is the reading that reproduces Table 10.
+    first_expand: bool = False
 
     def validate(self, path: str) -> None:
         _choice(f"{path}.name", self.name, HEADS)
@@ -80,6 +83,8 @@ class HeadConfig:
             raise ConfigError(f"{path}.width_mult: must be in (0, 1], got {self.width_mult}")
         if self.name != "upsample_bneck" and self.width_mult != 1.0:
             raise ConfigError(f"{path}.width_mult: only the upsample_bneck head takes a width multiplier")
+        if self.name != "upsample_bneck" and self.first_expand:
+            raise ConfigError(f"{path}.first_expand: only the upsample_bneck head has a first expansion")
 
 
 @dataclass(frozen=True)

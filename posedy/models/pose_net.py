@@ -66,6 +66,8 @@ def build_head(cfg: HeadConfig, in_channels: int, num_joints: int, *, temperatur
     """Head named by ``cfg.name`` for a backbone with ``in_channels`` output channels."""
     try:
         options = {"width_mult": cfg.width_mult} if cfg.width_mult != 1.0 else {}
+        if cfg.first_expand:
+            options["first_expand"] = True
         return HEADS.get(cfg.name)(in_channels, num_joints, dynamic=cfg.dynamic, num_kernels=cfg.num_kernels,
                                    temperature=temperature, attention=attention, **options)
     except (KeyError, ValueError) as exc:

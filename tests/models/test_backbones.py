@@ -55,9 +55,9 @@ def test_make_divisible_matches_mobilenet_rounding():
     ("mobilenet_v2", 50, 2),
     # MobileNetV3-Small: 11 bnecks, the first without expansion -> 32 + last 1x1 = 33; static: stem + SE convs.
     ("mobilenet_v3_small", 33, 1 + 2 * 10),
-    # ResNet-18: 8 blocks x 2 + 3 projection shortcuts = 19; static: the 7x7 stem.
-    ("resnet18", 19, 1),
-    ("resnet10", 11, 1),
+    # ResNet-18: 8 blocks x 2 = 16; static: the 7x7 stem and the 3 projection shortcuts.
+    ("resnet18", 16, 1 + 3),
+    ("resnet10", 8, 1 + 3),
 ])
 def test_every_conv_but_the_stem_is_dynamic(name, expected_dynamic, expected_static):
     backbone = BACKBONES.get(name)(dynamic=True)
@@ -122,3 +122,19 @@ def test_unsupported_option_is_an_error():
         build_classifier("resnet18", width_mult=0.5)
     with pytest.raises(ValueError, match="does not take se"):
         build_classifier("mobilenet_v2", se=False)
+
+
+@pytest.mark.parametrize("name", ["resnet18", "resnet10"])
+def test_dy_resnet_kernels_start_like_their_static_twins(name):
+    torch.manual_seed(0)
+    backbone = BACKBONES.get(name)(dynamic=True)
+    for m in backbone.modules():
+        if isinstance(m, DynamicConv2d):
+            fan_out = m.out_channels * m.weight.shape[-1] * m.weight.shape[-2]
+            he_std = (2.0 / fan_out) ** 0.5
+            for k in range(m.num_kernels):  # each kernel He fan-out on its own
+                assert abs(m.weight[k].std().item() / he_std - 1) < 0.1
+        if isinstance(m, nn.BatchNorm2d):  # no zero-initialised last BN in residual branches
+            assert torch.equal(m.weight, torch.ones_like(m.weight))
+    shortcuts = [b.shortcut[0] for b in backbone.blocks if not isinstance(b.shortcut, nn.Identity)]
+    assert len(shortcuts) == 3 and all(type(c) is nn.Conv2d for c in shortcuts)

@@ -10,7 +10,7 @@ def test_type_b_width_multiplier_scales_table9_channels():
     head = upsample_bneck(64, 17, width_mult=0.25)
     convs = [m for m in head.modules() if isinstance(m, torch.nn.Conv2d) and m.kernel_size == (1, 1)]
     # 768 -> 192 and 256 -> 64, 128 -> 32, 384 -> 96 (multiples of 8).
-    assert [c.out_channels for c in convs[:-1]] == [192, 64, 192, 64, 192, 32, 96, 32]
+    assert [c.out_channels for c in convs[:-1]] == [64, 192, 64, 192, 32, 96, 32]  # no first expansion
     assert convs[-1].out_channels == 17
 
 

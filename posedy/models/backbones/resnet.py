@@ -1,8 +1,10 @@
 """ResNet-18 and ResNet-10 (He et al., 2016) with basic blocks, static or dynamic (DY-ResNet,
 Chen et al., 2020).
 
-Dynamic convolution replaces every convolution except the 7x7 stem, including the 1x1
-projection shortcuts. For pose estimation the backbone ends after the last stage (stride 32,
+Dynamic convolution replaces every 3x3 convolution; the 7x7 stem and the 1x1 projection
+shortcuts stay static. That is the reading that fits the paper's parameter counts in units of
+2^20 (DY-ResNet-18 42.85M vs 42.7M in Table 8, 42.36M vs 42.2M in Table 10, DY-ResNet-10
+18.77M vs 18.6M; with dynamic shortcuts they are about 0.5M larger). For pose estimation the backbone ends after the last stage (stride 32,
 512 channels); the classifier adds pooling, dropout and the linear layer.
 """
 
@@ -12,7 +14,8 @@ from typing import Callable, Sequence
 
 from torch import nn
 
-from posedy.layers import create_conv2d
+from posedy.layers import DynamicConv2d, create_conv2d
+
 
 from ..blocks import ConvNormAct
 from ..registry import BACKBONES
@@ -51,7 +54,9 @@ class BasicBlock(nn.Module):
         self.conv1 = ConvNormAct(in_channels, out_channels, 3, stride, activation_layer=partial(nn.ReLU, inplace=True),
                                  **common)
         self.conv2 = ConvNormAct(out_channels, out_channels, 3, activation_layer=None, **common)
-        self.shortcut = (ConvNormAct(in_channels, out_channels, 1, stride, activation_layer=None, **common)
+        # The projection shortcut stays static (module docstring).
+        self.shortcut = (ConvNormAct(in_channels, out_channels, 1, stride, activation_layer=None,
+                                     conv_layer=conv_layer, norm_layer=norm_layer)
                          if stride != 1 or in_channels != out_channels else nn.Identity())
         self.relu = nn.ReLU(inplace=True)
         self.out_channels = out_channels
@@ -92,18 +97,19 @@ class ResNet(nn.Module):
         self._init_weights()
 
     def _init_weights(self) -> None:
-        # He initialisation for static convolutions; the last BN of each residual branch starts
-        # at zero so every block begins as an identity, which helps training from scratch
-        # (the pose models are trained from scratch, Table 10). DynamicConv2d keeps its own init.
+        # He initialisation (fan out) for static convolutions and for each of a dynamic
+        # convolution's K kernels on its own, so DY-ResNet starts at its static twin's scale.
+        # BatchNorm starts at ones: neither the paper nor SimpleBaseline zero-initialises the
+        # last BN of a residual branch.
         for m in self.modules():
-            if isinstance(m, nn.Conv2d):
+            if isinstance(m, DynamicConv2d):
+                for k in range(m.num_kernels):
+                    nn.init.kaiming_normal_(m.weight.data[k], mode="fan_out", nonlinearity="relu")
+            elif isinstance(m, nn.Conv2d):
                 nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
             elif isinstance(m, nn.BatchNorm2d):
                 nn.init.ones_(m.weight)
                 nn.init.zeros_(m.bias)
-        for m in self.modules():
-            if isinstance(m, BasicBlock):
-                nn.init.zeros_(m.conv2[1].weight)
 
     def forward(self, x):
         return self.blocks(self.stem(x))

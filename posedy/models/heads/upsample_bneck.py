@@ -4,9 +4,14 @@ convolutions (DY paper Table 9), static or dynamic.
 Each of the three stages doubles the resolution with bilinear upsampling and then runs ``n``
 bottlenecks; a 1x1 convolution predicts one heatmap per joint. In the dynamic head every
 convolution is dynamic, the final 1x1 included ("dynamic convolution in both the backbone and
-the head", Table 10). The input width of the first bottleneck is the backbone's
-``out_channels``, as Table 9 writes it ("16 x 12 x B_out"); docs/complexity.md compares the
-resulting counts with Table 10's head columns, which this reading does not reproduce.
+the head", Table 10).
+
+The first bottleneck of the first stage has no 1x1 expansion by default: its 5x5 depthwise
+convolution runs on the backbone's output and the 1x1 projection maps it to 256 channels. This
+is the reading that reproduces Table 10's head parameters for both backbones (MobileNetV2 x0.5
+1.21M / 6.33M static / dynamic against 1.2M / 6.3M, MobileNetV3-Small 1.01M / 4.88M against
+1.0M / 4.9M); Table 9 read literally (an expansion from the backbone's output to 768 channels,
+``first_expand=True``) gives 2.05M / 9.57M and 1.51M / 7.08M. docs/complexity.md has the counts.
 """
 
 from dataclasses import dataclass, replace
@@ -47,20 +52,25 @@ class UpsampleBneckHead(nn.Module):
         num_joints: heatmaps to predict.
         stages: the stage table (default ``HEAD_STAGES``).
         dynamic: every convolution of the head is dynamic.
+        first_expand: whether the first bottleneck expands the backbone's output with a 1x1
+            convolution (Table 9 read literally); False (the default) reproduces Table 10.
         conv_layer, norm_layer: injected layer factories.
     Shapes: (N, in_channels, H, W) -> (N, num_joints, 8 H, 8 W) for three stages.
     """
 
     def __init__(self, in_channels: int, num_joints: int = 17, stages: Sequence[HeadStage] = HEAD_STAGES, *,
-                 dynamic: bool = False, conv_layer: Callable = create_conv2d, norm_layer: Callable = nn.BatchNorm2d):
+                 dynamic: bool = False, first_expand: bool = False, conv_layer: Callable = create_conv2d,
+                 norm_layer: Callable = nn.BatchNorm2d):
         super().__init__()
         self.in_channels = in_channels
         positions = POSITIONS if dynamic else ()
         layers = []
-        for stage in stages:
+        for s, stage in enumerate(stages):
             layers.append(nn.Upsample(scale_factor=2, mode="bilinear", align_corners=False))
-            for _ in range(stage.num_blocks):
-                layers.append(InvertedResidual(in_channels, stage.out_channels, 1, stage.expanded_channels,
+            for b in range(stage.num_blocks):
+                # InvertedResidual skips the expansion when hidden == in channels.
+                hidden = in_channels if (s, b) == (0, 0) and not first_expand else stage.expanded_channels
+                layers.append(InvertedResidual(in_channels, stage.out_channels, 1, hidden,
                                                kernel_size=stage.kernel_size, dynamic_positions=positions,
                                                conv_layer=conv_layer, norm_layer=norm_layer))
                 in_channels = stage.out_channels
@@ -81,10 +91,12 @@ class UpsampleBneckHead(nn.Module):
 @HEADS.register("upsample_bneck")
 def upsample_bneck(in_channels: int, num_joints: int = 17, *, dynamic: bool = False, num_kernels: int = 4,
                    temperature: float = 30.0, attention: str = "softmax",
-                   width_mult: float = 1.0) -> UpsampleBneckHead:
+                   width_mult: float = 1.0, first_expand: bool = False) -> UpsampleBneckHead:
     """Type-B head (Table 9), static or dynamic; ``width_mult`` scales every stage's channels
-    (rounded to multiples of 8 as MobileNetV2 does), 1.0 being the paper's head."""
+    (rounded to multiples of 8 as MobileNetV2 does), 1.0 being the paper's head;
+    ``first_expand`` selects the literal reading of Table 9 (module docstring)."""
     conv = partial(create_conv2d, num_kernels=num_kernels, temperature=temperature, attention=attention)
     stages = tuple(replace(s, expanded_channels=make_divisible(s.expanded_channels * width_mult),
                            out_channels=make_divisible(s.out_channels * width_mult)) for s in HEAD_STAGES)
-    return UpsampleBneckHead(in_channels, num_joints, stages, dynamic=dynamic, conv_layer=conv)
+    return UpsampleBneckHead(in_channels, num_joints, stages, dynamic=dynamic, first_expand=first_expand,
+                             conv_layer=conv)
