@@ -14,9 +14,28 @@ import torch
 from posedy.layers import linear_temperature
 
 
+def attention_param_groups(model: torch.nn.Module, lr: float, attention_lr_mult: float = 1.0) -> list:
+    """Trainable parameters split into the dynamic layers' attention branches and the rest.
+
+    Returns:
+        ``[{"params": rest, "lr": lr}, {"params": attention, "lr": lr * attention_lr_mult}]``,
+        the second group only when the model has attention parameters and the multiplier is
+        not 1 (so a static model's optimizer, and its checkpoints, keep one group).
+    """
+    from posedy.layers import DynamicConv2d  # local: schedule is imported by light modules too
+    attention = {id(p) for m in model.modules() if isinstance(m, DynamicConv2d)
+                 for p in m.attention.parameters()}
+    trainable = [(id(p), p) for p in model.parameters() if p.requires_grad]
+    if attention_lr_mult == 1.0 or not attention:
+        return [{"params": [p for _, p in trainable], "lr": lr}]
+    return [{"params": [p for i, p in trainable if i not in attention], "lr": lr},
+            {"params": [p for i, p in trainable if i in attention], "lr": lr * attention_lr_mult}]
+
+
 def build_optimizer(train_cfg, model: torch.nn.Module) -> torch.optim.Optimizer:
-    """Optimizer named by ``train.optimizer`` over the trainable parameters of ``model``."""
-    params = [p for p in model.parameters() if p.requires_grad]
+    """Optimizer named by ``train.optimizer`` over the trainable parameters of ``model``; the
+    attention branches of dynamic layers learn at ``train.lr * train.attention_lr_mult``."""
+    params = attention_param_groups(model, train_cfg.lr, train_cfg.attention_lr_mult)
     if train_cfg.optimizer == "adam":
         return torch.optim.Adam(params, lr=train_cfg.lr, weight_decay=train_cfg.weight_decay)
     if train_cfg.optimizer == "adamw":

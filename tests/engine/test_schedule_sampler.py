@@ -64,3 +64,15 @@ def test_sampler_resumes_mid_epoch_and_caps_batches():
     assert list(full) == everything[8:] and len(full) == 4
     with pytest.raises(ValueError):
         full.set_epoch(2, start_batch=4)
+
+
+def test_attention_branches_get_their_own_learning_rate():
+    from posedy.layers import DynamicConv2d
+    model = torch.nn.Sequential(DynamicConv2d(8, 8, 3, padding=1, num_kernels=4), torch.nn.Conv2d(8, 2, 1))
+    attention = {id(p) for p in model[0].attention.parameters()}
+    optimizer = build_optimizer(TrainConfig(lr=2e-3, attention_lr_mult=10.0), model)
+    rest, att = optimizer.param_groups
+    assert {id(p) for p in att["params"]} == attention and att["lr"] == pytest.approx(2e-2)
+    assert rest["lr"] == 2e-3 and len(rest["params"]) == 4  # K kernels and bias; the static weight and bias
+    assert len(build_optimizer(TrainConfig(lr=2e-3), model).param_groups) == 1
+    assert len(build_optimizer(TrainConfig(attention_lr_mult=10.0), torch.nn.Conv2d(2, 2, 1)).param_groups) == 1
