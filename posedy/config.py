@@ -161,6 +161,8 @@ class DataConfig:
 @dataclass(frozen=True)
 class TrainConfig:
     epochs: int = 210
+    # Images per optimizer step over all processes (HRNet: 32 per GPU on 4 GPUs = 128); split
+    # evenly over the processes of a torchrun job, an error when it does not divide.
     batch_size: int = 32
     optimizer: str = "adam"
     lr: float = 1e-3

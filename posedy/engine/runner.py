@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from posedy.config import config_to_dict
+from posedy.config import ConfigError, config_to_dict
 
 from .checkpoint import unwrap_model
 from .distributed import DistInfo, EpochSampler, cleanup_distributed, init_distributed
@@ -49,6 +49,18 @@ def build_loss(cfg) -> JointsMSELoss:
                          topk=cfg.train.ohkm_topk)
 
 
+def per_process_batch(global_batch: int, world_size: int) -> int:
+    """Images per process and step for ``train.batch_size`` images per step in all.
+
+    Raises:
+        ConfigError: the global batch does not divide over the processes.
+    """
+    if global_batch % world_size:
+        raise ConfigError(f"train.batch_size: {global_batch} images per step (all processes together) do not "
+                          f"divide over {world_size} processes; use a multiple of {world_size}")
+    return global_batch // world_size
+
+
 def build_trainer(cfg, work_dir, *, device: torch.device, dist: DistInfo, model: nn.Module, train_set,
                   validate: Optional[Callable] = None, hooks: Optional[TrainHooks] = None) -> Trainer:
     """A Trainer for ``model`` (on CPU, unwrapped) and ``train_set`` with everything else from ``cfg``."""
@@ -63,12 +75,13 @@ def build_trainer(cfg, work_dir, *, device: torch.device, dist: DistInfo, model:
     if dist.distributed:
         model = nn.parallel.DistributedDataParallel(
             model, device_ids=[device.index] if device.type == "cuda" else None)
-    sampler = EpochSampler(len(train_set), cfg.train.batch_size, cfg.train.seed, dist.rank, dist.world_size,
+    batch_size = per_process_batch(cfg.train.batch_size, dist.world_size)
+    sampler = EpochSampler(len(train_set), batch_size, cfg.train.seed, dist.rank, dist.world_size,
                            shuffle=True, max_batches=cfg.train.max_iters_per_epoch)
     tau_schedule = build_temperature_schedule(cfg, sampler.batches_per_epoch)
     return Trainer(
         model, train_set, build_loss(cfg).to(device), optimizer, lr_scheduler, tau_schedule,
-        work_dir=work_dir, epochs=cfg.train.epochs, batch_size=cfg.train.batch_size, seed=cfg.train.seed,
+        work_dir=work_dir, epochs=cfg.train.epochs, batch_size=batch_size, seed=cfg.train.seed,
         num_workers=cfg.data.num_workers, val_interval=cfg.train.val_interval, validate=validate,
         checkpoint_interval_iters=cfg.train.checkpoint_interval_iters, log_interval=cfg.train.log_interval,
         max_iters_per_epoch=cfg.train.max_iters_per_epoch, device=device, dist=dist, amp=cfg.train.amp,

@@ -298,9 +298,10 @@ class Trainer:
             self.scaler.step(self.optimizer)
             self.scaler.update()
         except torch.OutOfMemoryError:
+            total = self.batch_size * self.dist.world_size
             raise TrainingError(f"CUDA out of memory at epoch {epoch + 1} iteration {i + 1} with "
-                                f"train.batch_size={self.batch_size} per GPU; lower it, e.g. "
-                                f"--opts train.batch_size={max(self.batch_size // 2, 1)}") from None
+                                f"train.batch_size={total} ({self.batch_size} per GPU); lower it, e.g. "
+                                f"--opts train.batch_size={max(total // 2, self.dist.world_size)}") from None
         return loss_value, tau
 
     def _last_good(self) -> str:

@@ -124,7 +124,7 @@ def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path):
 def test_out_of_memory_names_the_batch_size(tmp_path):
     trainer = make_trainer(tmp_path, epochs=1, batch_size=4, model=OOMModel())
     with pytest.raises(TrainingError, match=r"CUDA out of memory at epoch 1 iteration 1 with "
-                                            r"train.batch_size=4 per GPU; lower it, e.g. --opts train.batch_size=2"):
+                                            r"train.batch_size=4 \(4 per GPU\); lower it, e.g. --opts train.batch_size=2"):
         trainer.fit()
 
 
@@ -135,3 +135,11 @@ def test_resolve_resume(tmp_path):
     assert resolve_resume("auto", tmp_path) == tmp_path / "last.pth"
     with pytest.raises(CheckpointError, match=r"missing\.pth: no such checkpoint file"):
         resolve_resume(str(tmp_path / "missing.pth"), tmp_path)
+
+
+def test_global_batch_is_split_over_processes():
+    from posedy.config import ConfigError
+    from posedy.engine.runner import per_process_batch
+    assert [per_process_batch(128, w) for w in (1, 2, 4, 8)] == [128, 64, 32, 16]
+    with pytest.raises(ConfigError, match=r"train.batch_size: 128 images per step .* do not divide over 3 processes"):
+        per_process_batch(128, 3)

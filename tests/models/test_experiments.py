@@ -45,9 +45,10 @@ def test_coco_file_name_matches_settings(path):
     assert all(k == 4 for k in (cfg.model.backbone.num_kernels, cfg.model.head.num_kernels))
     assert tuple(cfg.data.image_size) == (int(match["w"]), int(match["h"])) == (192, 256)
     assert cfg.train.optimizer == match["opt"] and cfg.train.lr == float(match["lr"]) == 1e-3
-    # Section 6: 210 epochs, lr x0.1 at 170 and 200, batch 32, tau 30 constant, COCO layout.
+    # Section 6: 210 epochs, lr x0.1 at 170 and 200, HRNet's global batch 128 (32 per GPU on
+    # 4 GPUs), tau 30 constant, COCO layout.
     assert (cfg.train.epochs, tuple(cfg.train.lr_steps), cfg.train.lr_factor, cfg.train.batch_size) == (
-        210, (170, 200), 0.1, 32)
+        210, (170, 200), 0.1, 128)
     assert cfg.model.temperature == 30.0 and cfg.train.tau_schedule == "constant"
     assert cfg.data.root == "data/coco" and cfg.name == path.stem
 

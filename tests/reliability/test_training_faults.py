@@ -58,4 +58,4 @@ def test_out_of_memory_names_the_batch_size_to_lower(train_tool, experiment, tmp
     rc = train_tool.main([str(experiment), "--work-dir", str(tmp_path / "w")])
     assert rc == 1
     assert error_line(capsys) == ("error: CUDA out of memory at epoch 1 iteration 2 with train.batch_size=4 "
-                                  "per GPU; lower it, e.g. --opts train.batch_size=2")
+                                  "(4 per GPU); lower it, e.g. --opts train.batch_size=2")
