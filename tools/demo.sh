@@ -20,10 +20,8 @@ mkdir -p "$OUT"
 echo "== complexity of every paper experiment (experiments/coco, 256x192) =="
 $PY tools/complexity.py experiments/coco/*.yaml --brief
 
-if [ ! -f "$DATA/annotations/person_keypoints_val2017.json" ]; then
-  echo "== generating the synthetic COCO-format dataset in $DATA =="
-  $PY tools/make_synthetic_coco.py --out "$DATA" --seed 0
-fi
+echo "== the synthetic COCO-format dataset in $DATA (generated again whenever its stamp is stale) =="
+$PY tools/make_synthetic_coco.py --out "$DATA" --seed 0 --if-stale
 
 run_both() {  # run_both STEP COMMAND...: the command for each config at once, logs per config
   local step=$1; shift

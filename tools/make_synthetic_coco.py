@@ -1,13 +1,18 @@
 """Generate the synthetic COCO-format person-keypoint dataset used by the demo and the tests.
 
 Example: python tools/make_synthetic_coco.py --out data/synthetic --seed 0
+         python tools/make_synthetic_coco.py --out data/synthetic --seed 0 --if-stale
+
+With --if-stale nothing is written when the folder's stamp (written with the data) shows the same
+seed, sizes and generator code; otherwise the dataset is generated anew (tools/demo.sh uses this,
+so a copy made by an older generator is never reused).
 """
 
 import argparse
 import sys
 import time
 
-from posedy.data.synthetic import SyntheticSpec, make_synthetic_coco
+from posedy.data.synthetic import SyntheticSpec, make_synthetic_coco, stamp_is_current
 
 
 def main(argv=None) -> int:
@@ -18,6 +23,8 @@ def main(argv=None) -> int:
     parser.add_argument("--val-images", type=int, default=SyntheticSpec.val_images)
     parser.add_argument("--width", type=int, default=SyntheticSpec.image_size[0])
     parser.add_argument("--height", type=int, default=SyntheticSpec.image_size[1])
+    parser.add_argument("--if-stale", action="store_true",
+                        help="generate only when the folder's stamp differs from this seed, size and generator code")
     args = parser.parse_args(argv)
     if args.train_images < 0 or args.val_images < 0:
         print("error: --train-images and --val-images must be >= 0", file=sys.stderr)
@@ -27,6 +34,9 @@ def main(argv=None) -> int:
         return 2
     spec = SyntheticSpec(train_images=args.train_images, val_images=args.val_images,
                          image_size=(args.width, args.height))
+    if args.if_stale and stamp_is_current(args.out, args.seed, spec):
+        print(f"{args.out}: up to date (same seed, sizes and generator code); nothing written")
+        return 0
     start = time.perf_counter()
     try:
         summary = make_synthetic_coco(args.out, args.seed, spec)

@@ -25,9 +25,10 @@ Everything is a function of ``seed``: image ``i`` of a split draws from
 order or number of images generated.
 """
 
+import hashlib
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import cv2
@@ -41,6 +42,8 @@ _SPLIT_CODES = {"train2017": 0, "val2017": 1}
 _SPLIT_ID_BASE = {"train2017": 0, "val2017": 1_000_000}
 
 DET_FILE_NAME = "COCO_val2017_detections_AP_H_56_person.json"
+# Written last by make_synthetic_coco: what made the data (seed, spec, generator code).
+STAMP_NAME = "posedy_synthetic_stamp.json"
 
 
 @dataclass(frozen=True)
@@ -377,12 +380,33 @@ def _write_json_atomic(path: Path, data) -> None:
     os.replace(tmp, path)
 
 
+def generator_stamp(seed: int, spec: SyntheticSpec) -> dict:
+    """What determines the generated files: the seed, the spec and the generator's source code
+    (this module and the keypoint definitions it draws), as a JSON-able dict."""
+    from . import keypoints
+    digest = hashlib.sha256()
+    for module_file in (__file__, keypoints.__file__):
+        digest.update(Path(module_file).read_bytes())
+    return {"seed": int(seed), "spec": json.loads(json.dumps(asdict(spec))), "code_sha256": digest.hexdigest()}
+
+
+def stamp_is_current(out_dir, seed: int = 0, spec: SyntheticSpec = SyntheticSpec()) -> bool:
+    """True when ``out_dir`` holds a complete dataset made with this seed, spec and generator
+    code; False when the stamp is missing, unreadable or different (a stale copy)."""
+    try:
+        stamp = json.loads((Path(out_dir) / STAMP_NAME).read_text())
+    except (OSError, ValueError):
+        return False
+    return stamp == generator_stamp(seed, spec)
+
+
 def make_synthetic_coco(out_dir, seed: int = 0, spec: SyntheticSpec = SyntheticSpec()) -> dict:
     """Generate the whole dataset under ``out_dir`` in COCO's layout.
 
     Writes ``images/{train2017,val2017}/*.jpg``,
     ``annotations/person_keypoints_{train2017,val2017}.json`` and
-    ``person_detection_results/COCO_val2017_detections_AP_H_56_person.json``.
+    ``person_detection_results/COCO_val2017_detections_AP_H_56_person.json``, then the stamp
+    (``STAMP_NAME``, ``generator_stamp``) that ``stamp_is_current`` checks.
 
     Returns:
         dict of the written paths (``train_ann``, ``val_ann``, ``det_file``) and counts.
@@ -402,4 +426,6 @@ def make_synthetic_coco(out_dir, seed: int = 0, spec: SyntheticSpec = SyntheticS
             _write_json_atomic(det_path, dets)
             summary["det_file"] = str(det_path)
             summary["detections"] = len(dets)
+    # Last, so that an interrupted run leaves no stamp and counts as stale.
+    _write_json_atomic(out_dir / STAMP_NAME, generator_stamp(seed, spec))
     return summary

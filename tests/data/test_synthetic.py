@@ -70,3 +70,33 @@ def test_pose_faces_camera_or_away():
         # Upper arm length within the drawn proportions (0.17 h, foreshortened to >= 70 %).
         arm = np.linalg.norm(kps[7] - kps[5])
         assert 0.7 * 0.17 * 200 - 1e-6 <= arm <= 0.17 * 200 + 1e-6
+
+
+def test_stamp_detects_a_change_of_seed_spec_or_generator_code(tmp_path, monkeypatch):
+    from posedy.data import synthetic
+    spec = SyntheticSpec(train_images=1, val_images=1)
+    assert not synthetic.stamp_is_current(tmp_path, 0, spec)      # nothing there yet
+    make_synthetic_coco(tmp_path, 0, spec)
+    assert synthetic.stamp_is_current(tmp_path, 0, spec)
+    assert not synthetic.stamp_is_current(tmp_path, 1, spec)      # another seed
+    assert not synthetic.stamp_is_current(tmp_path, 0, SyntheticSpec(train_images=2, val_images=1))
+    # The generator's code changed (as after an edit of posedy/data/synthetic.py).
+    changed = tmp_path / "synthetic_edited.py"
+    changed.write_bytes(open(synthetic.__file__, "rb").read() + b"\n# edited\n")
+    monkeypatch.setattr(synthetic, "__file__", str(changed))
+    assert not synthetic.stamp_is_current(tmp_path, 0, spec)
+
+
+def test_make_synthetic_tool_if_stale_regenerates_only_a_stale_copy(tmp_path, capsys):
+    import importlib.util
+    from pathlib import Path
+    from posedy.data.synthetic import STAMP_NAME
+    tool_path = Path(__file__).resolve().parents[2] / "tools" / "make_synthetic_coco.py"
+    spec_ = importlib.util.spec_from_file_location("make_synthetic_coco_tool", tool_path)
+    tool = importlib.util.module_from_spec(spec_)
+    spec_.loader.exec_module(tool)
+    args = ["--out", str(tmp_path), "--train-images", "1", "--val-images", "1", "--if-stale"]
+    assert tool.main(args) == 0 and "wrote" in capsys.readouterr().out
+    assert tool.main(args) == 0 and "up to date" in capsys.readouterr().out
+    (tmp_path / STAMP_NAME).write_text('{"seed": 0, "spec": {}, "code_sha256": "old"}')
+    assert tool.main(args) == 0 and "wrote" in capsys.readouterr().out
