@@ -175,6 +175,8 @@ class TrainConfig:
     tau_schedule: str = "constant"
     tau_end: float = 1.0
     tau_anneal_epochs: float = 10.0
+    # "linear" only: epochs at model.temperature before the annealing starts (0: the paper).
+    tau_hold_epochs: float = 0.0
     # Learning rate of the dynamic layers' attention branches relative to train.lr (1: the
     # paper). A short schedule gives the attention logits few steps to grow (docs/training.md).
     attention_lr_mult: float = 1.0
@@ -203,6 +205,8 @@ class TrainConfig:
             raise ConfigError(f"{path}.lr_steps: must be increasing, got {list(self.lr_steps)}")
         if self.tau_end <= 0:
             raise ConfigError(f"{path}.tau_end: must be positive, got {self.tau_end}")
+        if not 0 <= self.tau_hold_epochs < self.epochs:
+            raise ConfigError(f"{path}.tau_hold_epochs: must be in [0, train.epochs), got {self.tau_hold_epochs}")
         if not 0 < self.attention_lr_mult <= 1000:
             raise ConfigError(f"{path}.attention_lr_mult: must be in (0, 1000], got {self.attention_lr_mult}")
         for key in ("ohkm_topk", "val_interval"):

@@ -6,7 +6,8 @@ each epoch, which since PyTorch 1.1 moves every drop one epoch early; here epoch
 (0-based) trains with ``lr * factor ** (number of milestones <= e)``.
 
 The temperature follows the paper (Section 4.2): constant, or annealed linearly per iteration
-from ``start`` to ``end`` over the first ``anneal_epochs`` epochs.
+from ``start`` to ``end`` over the first ``anneal_epochs`` epochs; optionally held at ``start``
+for ``hold_epochs`` epochs before the annealing begins (0, the paper's schedule, by default).
 """
 
 import torch
@@ -61,23 +62,28 @@ class TemperatureSchedule:
         end: tau once annealing is over.
         anneal_iters: iterations over which tau falls linearly (``tau_anneal_epochs`` times
             iterations per epoch).
+        hold_iters: iterations at ``start`` before the annealing begins (``tau_hold_epochs``
+            times iterations per epoch).
     """
 
-    def __init__(self, kind: str, start: float, end: float = 1.0, anneal_iters: int = 0):
+    def __init__(self, kind: str, start: float, end: float = 1.0, anneal_iters: int = 0, hold_iters: int = 0):
         if kind not in ("constant", "linear"):
             raise ValueError(f"tau schedule must be 'constant' or 'linear', got {kind!r}")
         self.kind = kind
         self.start = float(start)
         self.end = float(end)
         self.anneal_iters = int(anneal_iters)
+        self.hold_iters = int(hold_iters)
 
     def __call__(self, step: int) -> float:
-        if self.kind == "constant":
+        if self.kind == "constant" or step < self.hold_iters:
             return self.start
-        return linear_temperature(step, self.anneal_iters, start=self.start, end=self.end)
+        return linear_temperature(step - self.hold_iters, self.anneal_iters, start=self.start, end=self.end)
 
 
 def build_temperature_schedule(cfg, iters_per_epoch: int) -> TemperatureSchedule:
-    """From ``model.temperature`` and ``train.tau_schedule/tau_end/tau_anneal_epochs``."""
+    """From ``model.temperature`` and ``train.tau_schedule/tau_end/tau_anneal_epochs/tau_hold_epochs``."""
     anneal_iters = int(round(cfg.train.tau_anneal_epochs * iters_per_epoch))
-    return TemperatureSchedule(cfg.train.tau_schedule, cfg.model.temperature, cfg.train.tau_end, anneal_iters)
+    hold_iters = int(round(cfg.train.tau_hold_epochs * iters_per_epoch))
+    return TemperatureSchedule(cfg.train.tau_schedule, cfg.model.temperature, cfg.train.tau_end, anneal_iters,
+                               hold_iters)

@@ -29,6 +29,8 @@ def test_temperature_schedules():
     assert [linear(s) for s in (0, 50, 100, 1000)] == [30.0, 15.5, 1.0, 1.0]
     constant = TemperatureSchedule("constant", 30.0, 1.0, anneal_iters=100)
     assert constant(0) == constant(10_000) == 30.0
+    held = TemperatureSchedule("linear", 30.0, 1.0, anneal_iters=100, hold_iters=40)
+    assert [held(s) for s in (0, 39, 40, 90, 140, 1000)] == [30.0, 30.0, 30.0, 15.5, 1.0, 1.0]
     with pytest.raises(ValueError):
         TemperatureSchedule("cosine", 30.0)
 
