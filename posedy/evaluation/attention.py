@@ -139,3 +139,25 @@ def aggregation_mode(model: torch.nn.Module, mode: str, seed: int = 0):
         yield
     finally:
         set_inspection_mode(model, "attention")
+
+
+def entropy_by_resolution(stats: list) -> list:
+    """Mean attention statistics of the layers that share an input resolution (Section 5.2's
+    "flat at low levels, sparse at high levels" read by resolution).
+
+    Args:
+        stats: rows of ``attention_statistics`` (``input_hw``, ``entropy_norm``, ``max_weight``).
+    Returns:
+        list of dicts ``{"input_hw": [H, W], "layers": n, "entropy_norm": mean, "max_weight": mean}``,
+        highest resolution first.
+    """
+    groups = {}
+    for row in stats:
+        groups.setdefault(tuple(row["input_hw"]), []).append(row)
+    out = []
+    for hw in sorted(groups, key=lambda hw: -(hw[0] * hw[1]) if hw else 0):
+        rows = groups[hw]
+        out.append({"input_hw": list(hw), "layers": len(rows),
+                    "entropy_norm": float(np.mean([r["entropy_norm"] for r in rows])),
+                    "max_weight": float(np.mean([r["max_weight"] for r in rows]))})
+    return out

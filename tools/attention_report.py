@@ -1,0 +1,123 @@
+"""Is the model dynamic? One Markdown table over trained runs: AP, the paper's Table 3 rows
+and the mean attention entropy per input resolution.
+
+    python tools/attention_report.py RUN_DIR [RUN_DIR ...] [--markdown FILE] [--title TEXT]
+
+Each RUN_DIR is a training work dir with ``metrics.jsonl`` (its last validation gives the AP
+with ground-truth boxes) and ``inspect/`` written by ``tools/inspect_attention.py``
+(``aggregation_ap.json``, ``attention_stats.json``); a static run has no ``inspect/`` and gets
+its AP alone. Used by ``tools/demo.sh`` and ``tools/dynamic_study.sh``.
+"""
+
+import argparse
+import json
+import re
+import statistics
+import sys
+from pathlib import Path
+
+from posedy.evaluation.attention import entropy_by_resolution
+
+
+def _read_json(path: Path):
+    try:
+        return json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError):
+        return None
+
+
+def _last_val_ap(run: Path):
+    ap = None
+    try:
+        for line in (run / "metrics.jsonl").read_text().splitlines():
+            record = json.loads(line)
+            if record.get("type") == "val" and "AP" in record:
+                ap = record["AP"]
+    except (OSError, json.JSONDecodeError):
+        return None
+    return ap
+
+
+def run_row(run: Path) -> dict:
+    """The report's numbers for one run dir (missing parts are None)."""
+    table3 = (_read_json(run / "inspect" / "aggregation_ap.json") or {}).get("table3") or {}
+    stats = (_read_json(run / "inspect" / "attention_stats.json") or {}).get("layers")
+    return {"run": run.name, "AP": _last_val_ap(run), "table3": table3,
+            "by_resolution": entropy_by_resolution(stats) if stats else []}
+
+
+def render(rows: list) -> str:
+    """Markdown table; the entropy column lists mean entropy / log K per input resolution,
+    highest resolution first (1 = flat attention, 0 = one kernel)."""
+    modes = ("attention", "average", "max", "shuffle_kernels", "shuffle_images")
+    header = ("run", "AP, GT boxes") + modes + ("attention - average", "attention - shuffled across images",
+                                                 "entropy / log K by input resolution")
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+
+    def fmt(v):
+        return "-" if v is None else f"{v:.3f}"
+    for r in rows:
+        t3 = r["table3"]
+        gap_avg = t3["attention"] - t3["average"] if {"attention", "average"} <= t3.keys() else None
+        gap_shuf = (t3["attention"] - t3["shuffle_images"]) if {"attention", "shuffle_images"} <= t3.keys() else None
+        res = ", ".join(f"{'x'.join(map(str, g['input_hw']))}: {g['entropy_norm']:.2f}" for g in r["by_resolution"])
+        lines.append("| " + " | ".join([r["run"], fmt(r["AP"])] + [fmt(t3.get(m)) for m in modes]
+                                      + [fmt(gap_avg), fmt(gap_shuf), res or "-"]) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def _gaps(t3: dict):
+    if {"attention", "average", "shuffle_images"} <= t3.keys():
+        return t3["attention"] - t3["average"], t3["attention"] - t3["shuffle_images"]
+    return None, None
+
+
+def render_spread(rows: list) -> str:
+    """Runs named ``<group>_s<seed>`` summarised per group: AP mean, sample standard deviation,
+    range, and the mean Table 3 gaps."""
+    groups = {}
+    for r in rows:
+        groups.setdefault(re.sub(r"_s\d+$", "", r["run"]), []).append(r)
+    lines = ["| group | seeds | AP per seed | mean | std | min - max | attention - average | "
+             "attention - shuffled |", "|---|---|---|---|---|---|---|---|"]
+    for name, rs in groups.items():
+        aps = [r["AP"] for r in rs if r["AP"] is not None]
+        gaps = [g for g in (_gaps(r["table3"]) for r in rs) if g[0] is not None]
+        std = statistics.stdev(aps) if len(aps) > 1 else float("nan")
+        mean_gap = (lambda i: f"{statistics.mean(g[i] for g in gaps):.3f}" if gaps else "-")
+        lines.append(f"| {name} | {len(aps)} | {', '.join(f'{a:.3f}' for a in aps)} | "
+                     f"{statistics.mean(aps):.3f} | {std:.3f} | {min(aps):.3f} - {max(aps):.3f} | "
+                     f"{mean_gap(0)} | {mean_gap(1)} |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="tools/attention_report.py", description=__doc__.splitlines()[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
+    parser.add_argument("runs", nargs="+", type=Path, metavar="RUN_DIR")
+    parser.add_argument("--markdown", type=Path, metavar="FILE", help="also write the table here")
+    parser.add_argument("--title", default="", help="a line printed above the table")
+    parser.add_argument("--spread", action="store_true",
+                        help="also summarise runs named <group>_s<seed>: AP mean, std and range per group")
+    args = parser.parse_args(argv)
+    missing = [str(r) for r in args.runs if not (r / "metrics.jsonl").is_file()]
+    if missing:
+        print(f"error: {missing[0]}: not a training work dir (no metrics.jsonl)", file=sys.stderr)
+        return 1
+    rows = [run_row(r) for r in args.runs]
+    if args.spread and any(r["AP"] is None for r in rows):
+        bad = next(r["run"] for r in rows if r["AP"] is None)
+        print(f"error: {bad}: no validation AP in its metrics.jsonl", file=sys.stderr)
+        return 1
+    text = (args.title + "\n\n" if args.title else "") + render(rows)
+    if args.spread:
+        text += "\n" + render_spread(rows)
+    print(text)
+    if args.markdown:
+        args.markdown.parent.mkdir(parents=True, exist_ok=True)
+        args.markdown.write_text(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
