@@ -81,6 +81,8 @@ def render_spread(rows: list) -> str:
     lines = ["| group | seeds | AP per seed | mean | std | min - max | attention - average | "
              "attention - shuffled |", "|---|---|---|---|---|---|---|---|"]
     for name, rs in groups.items():
+        if len(rs) < 2:  # a single run has no spread
+            continue
         aps = [r["AP"] for r in rs if r["AP"] is not None]
         gaps = [g for g in (_gaps(r["table3"]) for r in rs) if g[0] is not None]
         std = statistics.stdev(aps) if len(aps) > 1 else float("nan")
