@@ -118,6 +118,11 @@ class DataConfig:
     image_size: tuple = (192, 256)
     heatmap_size: tuple = (48, 64)
     sigma: float = 2.0
+    # "hrnet": Gaussian on the rounded pixel, cut at 3 sigma (HRNet's generate_target);
+    # "subpixel": centred at the exact location (pairs with test.post_process: dark).
+    target_encoding: str = "hrnet"
+    # Ground-truth box cleaning: "hrnet" (x2 = min(W-1, x1 + max(0, w-1))) or "mmpose" (clip).
+    gt_box_rule: str = "hrnet"
     box_padding: float = 1.25
     scale_factor: float = 0.35
     rotation_factor: float = 45.0
@@ -151,6 +156,8 @@ class DataConfig:
                 raise ConfigError(f"{path}.{key}: must be >= 0, got {getattr(self, key)}")
         if self.num_workers < 0:
             raise ConfigError(f"{path}.num_workers: must be >= 0, got {self.num_workers}")
+        _choice(f"{path}.target_encoding", self.target_encoding, ("hrnet", "subpixel"))
+        _choice(f"{path}.gt_box_rule", self.gt_box_rule, ("hrnet", "mmpose"))
 
     def resolve(self, key: str) -> Path:
         """Path of ``key`` (e.g. ``"val_ann"``) joined to ``root`` unless it is absolute."""
@@ -227,11 +234,17 @@ class TestConfig:
     det_score_thr: float = 0.0
     keypoint_score_thr: float = 0.2
     oks_thr: float = 0.9
+    # Detection boxes are used as given (HRNet); true clips them to the image first.
+    clip_det_boxes: bool = False
+    # OKS-NMS order among equal scores: "hrnet" (scores.argsort()[::-1], HRNet's oks_nms) or
+    # "stable" (input order, independent of NumPy's sort implementation).
+    nms_tie_order: str = "hrnet"
 
     def validate(self, path: str) -> None:
         if self.batch_size < 1:
             raise ConfigError(f"{path}.batch_size: must be >= 1, got {self.batch_size}")
         _choice(f"{path}.post_process", self.post_process, ("quarter", "dark", "argmax"))
+        _choice(f"{path}.nms_tie_order", self.nms_tie_order, ("hrnet", "stable"))
         for key in ("det_score_thr", "keypoint_score_thr", "oks_thr"):
             if not 0.0 <= getattr(self, key) <= 1.0:
                 raise ConfigError(f"{path}.{key}: must be in [0, 1], got {getattr(self, key)}")

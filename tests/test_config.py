@@ -24,3 +24,18 @@ def test_unknown_key_lists_valid_keys():
 def test_round_trip_through_plain_dict():
     cfg = config_from_dict(BASE)
     assert config_from_dict(config_to_dict(cfg)) == cfg
+
+
+def test_fidelity_options_default_to_hrnet_and_are_validated():
+    cfg = config_from_dict(BASE)
+    assert (cfg.data.target_encoding, cfg.data.gt_box_rule) == ("hrnet", "hrnet")
+    assert (cfg.test.clip_det_boxes, cfg.test.nms_tie_order) == (False, "hrnet")
+    cfg = config_from_dict(BASE, ["data.target_encoding=subpixel", "data.gt_box_rule=mmpose",
+                                  "test.clip_det_boxes=true", "test.nms_tie_order=stable"])
+    assert (cfg.data.target_encoding, cfg.data.gt_box_rule, cfg.test.nms_tie_order) == ("subpixel", "mmpose", "stable")
+    for override, message in (("data.target_encoding=dark", "data.target_encoding: 'dark' is not one of hrnet, subpixel"),
+                              ("data.gt_box_rule=clip", "data.gt_box_rule: 'clip' is not one of hrnet, mmpose"),
+                              ("test.nms_tie_order=input", "test.nms_tie_order: 'input' is not one of hrnet, stable"),
+                              ("test.clip_det_boxes=1", "test.clip_det_boxes: expected a boolean")):
+        with pytest.raises(ConfigError, match=message):
+            config_from_dict(BASE, [override])

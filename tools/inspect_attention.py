@@ -129,7 +129,7 @@ def main(argv=None) -> int:
                         method=cfg.test.post_process, device=device, progress=True)
         metrics = evaluate_predictions(preds, dataset.coco, work_dir / f"results_{name}.json",
                                        keypoint_thr=cfg.test.keypoint_score_thr, oks_thr=cfg.test.oks_thr,
-                                       image_ids=image_ids)
+                                       image_ids=image_ids, tie_order=cfg.test.nms_tie_order)
         print(f"  {name:<40s} AP {metrics['AP']:.4f}")
         return metrics["AP"]
 

@@ -164,7 +164,8 @@ def evaluate_model(args) -> int:
     results_file = work_dir / "results.json"
     try:
         metrics = evaluate_predictions(predictions, dataset.coco, results_file,
-                                       keypoint_thr=cfg.test.keypoint_score_thr, oks_thr=cfg.test.oks_thr)
+                                       keypoint_thr=cfg.test.keypoint_score_thr, oks_thr=cfg.test.oks_thr,
+                                       tie_order=cfg.test.nms_tie_order)
     except ValueError as exc:
         return _error(f"{results_file}: {exc}")
     except OSError as exc:

@@ -3,8 +3,12 @@
 Every problem with an input file raises ``DataError`` with one line that names the file
 and the problem, before any training starts. Instances that COCO itself contains and that
 a top-down pipeline cannot use are skipped, as HRNet and mmpose skip them: crowd regions,
-people with no labelled joint, and boxes that are empty once clipped to the image. A file
-in which *nothing* usable remains is an error, with the counts of what was skipped.
+people with no labelled joint, and boxes that are empty once cleaned. A file in which
+*nothing* usable remains is an error, with the counts of what was skipped.
+
+Ground-truth boxes are cleaned by HRNet's rule by default (``clean_box_hrnet``; mmpose's
+``clip_box`` is ``data.gt_box_rule: mmpose``). Detection boxes are used as given, as HRNet
+uses them (``test.clip_det_boxes: true`` clips them like mmpose's ground truth).
 """
 
 import contextlib
@@ -125,11 +129,36 @@ def load_coco(ann_file, num_joints: int = NUM_COCO_KEYPOINTS) -> COCO:
     return coco
 
 
+GT_BOX_RULES = ("hrnet", "mmpose")
+
+
+def clean_box_hrnet(box, width: float, height: float):
+    """HRNet's ground-truth box cleaning.
+
+    ``x1 = max(0, x)``, ``x2 = min(W - 1, x1 + max(0, w - 1))`` (the same in y), kept when
+    ``x2 >= x1`` and ``y2 >= y1``. The width is measured from the *clipped* corner, so a box
+    that starts left of the image keeps its width instead of losing the part outside, and a
+    box inside the image loses one pixel (``w - 1``).
+
+    Args:
+        box: ``(x, y, w, h)``; width, height: the image size.
+    Returns:
+        (4,) float32 ``(x1, y1, x2 - x1, y2 - y1)``, or None when the box is empty (it
+        starts right of or below the image).
+    """
+    x, y, w, h = (float(v) for v in box)
+    x1, y1 = max(0.0, x), max(0.0, y)
+    x2 = min(width - 1.0, x1 + max(0.0, w - 1.0))
+    y2 = min(height - 1.0, y1 + max(0.0, h - 1.0))
+    if x2 < x1 or y2 < y1:
+        return None
+    return np.array([x1, y1, x2 - x1, y2 - y1], dtype=np.float32)
+
+
 def clip_box(box, width: float, height: float):
     """Clip an ``(x, y, w, h)`` box to the image's pixel centres ``[0, W-1] x [0, H-1]``.
 
-    (mmpose's rule. HRNet clips the corner first and then adds ``w - 1`` to the clipped
-    corner, which shifts a box that starts left of or above the image.)
+    (mmpose's rule, ``data.gt_box_rule: mmpose``; HRNet's is ``clean_box_hrnet``.)
 
     Returns:
         (4,) float32 ``(x, y, w, h)``, or None when the clipped box has no area (a
@@ -155,11 +184,15 @@ def _image_path(coco: COCO, image_id, image_dir, source, checked: dict) -> str:
 
 def load_person_records(coco: COCO, image_dir, image_size, *, padding: float = 1.25,
                         ann_file=None, skip_crowd: bool = True, skip_no_keypoints: bool = True,
-                        check_images: bool = True, num_joints: int = NUM_COCO_KEYPOINTS) -> list:
+                        check_images: bool = True, num_joints: int = NUM_COCO_KEYPOINTS,
+                        box_rule: str = "hrnet") -> list:
     """Ground-truth people of a COCO keypoints file as records.
 
-    Boxes are clipped to the image; the crop's centre and scale come from
-    ``box_to_center_scale`` with aspect ratio ``image_size[0] / image_size[1]``.
+    Boxes are cleaned by ``box_rule``: ``"hrnet"`` (``clean_box_hrnet``; an annotation whose
+    ``area`` is not positive is skipped too, as HRNet skips it) or ``"mmpose"``
+    (``clip_box``). A cleaned box with zero width *and* height is skipped (HRNet would crop it
+    with scale 0). The crop's centre and scale come from ``box_to_center_scale`` with
+    aspect ratio ``image_size[0] / image_size[1]``.
 
     Args:
         coco: from ``load_coco``; image_dir: folder of the image files;
@@ -170,10 +203,13 @@ def load_person_records(coco: COCO, image_dir, image_size, *, padding: float = 1
     Raises:
         DataError: an image is missing on disk, or no usable person remains.
     """
+    if box_rule not in GT_BOX_RULES:
+        raise ValueError(f"unknown box rule {box_rule!r}; valid: {', '.join(GT_BOX_RULES)}")
+    clean = clean_box_hrnet if box_rule == "hrnet" else clip_box
     source = ann_file if ann_file is not None else "annotations"
     aspect = float(image_size[0]) / float(image_size[1])
     records, checked = [], {}
-    skipped = {"crowd": 0, "no labelled joint": 0, "box empty or outside the image": 0}
+    skipped = {"crowd": 0, "no labelled joint": 0, "zero area": 0, "box empty or outside the image": 0}
     for image_id in sorted(coco.imgs):
         img = coco.imgs[image_id]
         ann_ids = sorted(coco.getAnnIds(imgIds=[image_id], catIds=[PERSON_CATEGORY_ID], iscrowd=None))
@@ -185,8 +221,12 @@ def load_person_records(coco: COCO, image_dir, image_size, *, padding: float = 1
             if skip_no_keypoints and not (kps[:, 2] > 0).any():
                 skipped["no labelled joint"] += 1
                 continue
-            box = clip_box(ann["bbox"], img["width"], img["height"])
-            if box is None:
+            if box_rule == "hrnet" and "area" in ann and not ann["area"] > 0:
+                skipped["zero area"] += 1
+                continue
+            box = clean(ann["bbox"], img["width"], img["height"])
+            # A box with neither width nor height has no crop (its scale would be 0).
+            if box is None or not (box[2] > 0 or box[3] > 0):
                 skipped["box empty or outside the image"] += 1
                 continue
             center, scale = box_to_center_scale(box, aspect, padding)
@@ -203,16 +243,18 @@ def load_person_records(coco: COCO, image_dir, image_size, *, padding: float = 1
 
 def load_detection_records(det_file, coco: COCO, image_dir, score_thr: float, image_size, *,
                            padding: float = 1.25, check_images: bool = True,
-                           num_joints: int = NUM_COCO_KEYPOINTS) -> list:
+                           num_joints: int = NUM_COCO_KEYPOINTS, clip: bool = False) -> list:
     """Person detection boxes (COCO results format) as records to crop at test time.
 
     The file is a list of ``{"image_id", "category_id", "bbox": [x, y, w, h], "score"}``.
-    Non-person categories and boxes scoring below ``score_thr`` are skipped; boxes are
-    clipped to the image and empty ones dropped.
+    Non-person categories and boxes scoring below ``score_thr`` are skipped. Boxes are used
+    as given (HRNet's rule: a box reaching past the image keeps its centre and scale; the
+    crop is padded with black); only a box with zero width *and* height, which has no crop,
+    is dropped. ``clip=True`` clips boxes to the image (``clip_box``) and drops empty ones.
 
     Returns:
         list of ``PersonRecord`` in file order, keypoints zeros (K, 3), ``score`` the box
-        score, ``area`` the clipped box area.
+        score, ``bbox`` the box used, ``area`` its ``w * h``.
     Raises:
         DataError: not JSON, not a list, an entry with missing or wrong fields, an unknown
         image id, a negative or non-finite box or score, a missing image file.
@@ -239,16 +281,20 @@ def load_detection_records(det_file, coco: COCO, image_dir, score_thr: float, im
         if det["category_id"] != PERSON_CATEGORY_ID or score < score_thr:
             continue
         img = coco.imgs[image_id]
-        clipped = clip_box(box, img["width"], img["height"])
-        if clipped is None:
+        if clip:
+            used = clip_box(box, img["width"], img["height"])
+        else:
+            used = np.array(box, dtype=np.float32) if box[2] > 0 or box[3] > 0 else None
+        if used is None:
             continue
-        center, scale = box_to_center_scale(clipped, aspect, padding)
+        # Centre and scale from the file's values, not their float32 copy in ``bbox``.
+        center, scale = box_to_center_scale(box if not clip else used, aspect, padding)
         path = _image_path(coco, image_id, image_dir, det_file, checked) if check_images else \
             os.path.join(str(image_dir), img["file_name"])
         records.append(PersonRecord(
             image_id=int(image_id), image_path=path, center=center, scale=scale,
             keypoints=np.zeros((num_joints, 3), dtype=np.float32), score=float(score),
-            area=float(clipped[2] * clipped[3]), bbox=clipped))
+            area=float(used[2]) * float(used[3]), bbox=used))
     if not records:
-        raise DataError(f"{det_file}: no person box scores >= {score_thr} inside its image")
+        raise DataError(f"{det_file}: no usable person box scores >= {score_thr}")
     return records

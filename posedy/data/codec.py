@@ -2,9 +2,19 @@
 
 A joint at crop pixel ``p`` sits at heatmap coordinate ``p / stride`` with
 ``stride = image_size / heatmap_size`` (4 for 256x192 -> 64x48), and decoding inverts it.
-The Gaussian is centred at the exact sub-pixel location (HRNet rounds it to an integer
-first, which costs up to half a heatmap pixel before any decoding), so the argmax is the
-nearest pixel and the quarter offset brings the round trip within a quarter pixel.
+
+Two target encodings (``data.target_encoding``):
+
+- ``"hrnet"`` (default, HRNet's ``generate_target``): the Gaussian is centred on the rounded
+  pixel ``int(p / stride + 0.5)`` (Python's ``int``, which truncates toward zero) and cut to
+  the square window of half-width ``3 sigma`` around it; a joint whose window lies wholly
+  outside the map gets weight 0.
+- ``"subpixel"``: the Gaussian is centred at the exact sub-pixel location and not cut, so the
+  argmax is the nearest pixel (rounding first costs up to half a heatmap pixel before any
+  decoding); it is the encoding DARK decoding assumes.
+
+Decoding is HRNet's ``get_final_preds`` (argmax, a quarter-pixel step toward the higher
+neighbour) or DARK.
 """
 
 from dataclasses import dataclass
@@ -25,24 +35,73 @@ def _gaussian_grid(hm_w: int, hm_h: int):
     return _GRIDS[key]
 
 
-def encode_heatmaps(keypoints, visible, image_size, heatmap_size, sigma: float):
+TARGET_ENCODINGS = ("hrnet", "subpixel")
+
+
+def encode_heatmaps(keypoints, visible, image_size, heatmap_size, sigma: float, encoding: str = "hrnet"):
     """Gaussian heatmap targets and per-joint weights.
 
     Args:
         keypoints: (K, 2) crop-pixel ``(x, y)``.
         visible: (K,) truthy where the joint is labelled.
         image_size: crop ``(w, h)``; heatmap_size: ``(w, h)``; sigma: in heatmap pixels.
+        encoding: ``"hrnet"`` or ``"subpixel"`` (see the module docstring).
     Returns:
         heatmaps: (K, H, W) float32 in [0, 1]; target_weight: (K,) float32, 0 for an
-        unlabelled joint or one whose 3-sigma window misses the heatmap (HRNet's rule).
+        unlabelled joint or one whose 3-sigma window misses the heatmap.
     """
     if sigma <= 0:
         raise ValueError(f"sigma must be positive, got {sigma}")
+    if encoding == "hrnet":
+        return encode_heatmaps_hrnet(keypoints, visible, image_size, heatmap_size, sigma)
+    if encoding != "subpixel":
+        raise ValueError(f"unknown target encoding {encoding!r}; valid: {', '.join(TARGET_ENCODINGS)}")
+    return encode_heatmaps_subpixel(keypoints, visible, image_size, heatmap_size, sigma)
+
+
+def encode_heatmaps_hrnet(keypoints, visible, image_size, heatmap_size, sigma: float):
+    """HRNet's targets: a Gaussian on the rounded pixel, cut to its 3-sigma square window.
+
+    Per joint and axis (all in heatmap pixels, ``int`` = truncation toward zero as in HRNet):
+    ``mu = int(p / stride + 0.5)``, window ``[ul, br)`` with ``ul = int(mu - 3 sigma)``,
+    ``br = int(mu + 3 sigma + 1)``, peak at ``ul + floor((6 sigma + 1) / 2)`` (``mu`` itself
+    unless ``3 sigma`` is fractional and the window starts left of or above the map). The
+    weight is 0 for an unlabelled joint and where ``ul >= W`` or ``ul_y >= H`` or ``br < 0``
+    or ``br_y < 0``; a window that ends exactly at the border (``br == 0``) keeps weight 1 with
+    an empty map, as in HRNet.
+
+    Args / Returns: as ``encode_heatmaps``.
+    """
+    kps = np.asarray(keypoints, dtype=np.float64).reshape(-1, 2)
+    hm_w, hm_h = int(heatmap_size[0]), int(heatmap_size[1])
+    stride = np.array([image_size[0] / hm_w, image_size[1] / hm_h])
+    radius = 3.0 * sigma
+    mu = np.trunc(kps / stride + 0.5)
+    ul = np.trunc(mu - radius)
+    br = np.trunc(mu + radius + 1.0)
+    peak = ul + (2.0 * radius + 1.0) // 2
+    vis = np.asarray(visible, dtype=np.float64).reshape(-1) > 0
+    weights = vis & (ul[:, 0] < hm_w) & (ul[:, 1] < hm_h) & (br[:, 0] >= 0) & (br[:, 1] >= 0)
+    grid, axis = _gaussian_grid(hm_w, hm_h)
+    inside = (grid >= ul[:, axis]) & (grid < br[:, axis])
+    g = np.exp(-((grid - peak[:, axis]) ** 2) / (2.0 * sigma ** 2)) * inside
+    gx, gy = g[:, None, :hm_w], g[:, hm_w:, None] * weights[:, None, None]
+    return (gy * gx).astype(np.float32), weights.astype(np.float32)
+
+
+def encode_heatmaps_subpixel(keypoints, visible, image_size, heatmap_size, sigma: float):
+    """Targets centred at the exact sub-pixel joint location, not cut.
+
+    The weight is 0 for an unlabelled joint and for one whose 3-sigma window
+    ``[mu - 3 sigma, mu + 3 sigma]`` misses the map.
+
+    Args / Returns: as ``encode_heatmaps``.
+    """
     kps = np.asarray(keypoints, dtype=np.float64)
     hm_w, hm_h = int(heatmap_size[0]), int(heatmap_size[1])
     mu = kps / np.array([image_size[0] / hm_w, image_size[1] / hm_h])
     radius = 3.0 * sigma
-    # HRNet's rule: a joint whose 3-sigma window misses the map gets weight 0. A Python loop
+    # A joint whose 3-sigma window misses the map gets weight 0. A Python loop
     # over K joints: cheaper here than the dozen NumPy calls the vectorised test takes.
     weights = [0.0 if (not v > 0 or x + radius < 0 or y + radius < 0 or x - radius >= hm_w
                        or y - radius >= hm_h) else 1.0
@@ -62,13 +121,13 @@ def encode_heatmaps(keypoints, visible, image_size, heatmap_size, sigma: float):
 
 
 def get_heatmap_maximum(heatmaps):
-    """Integer argmax per heatmap.
+    """Integer argmax per heatmap (HRNet's ``get_max_preds``).
 
     Args:
         heatmaps: (N, K, H, W) float.
     Returns:
-        coords: (N, K, 2) float32 ``(x, y)``, -1 where the maximum is not positive;
-        maxvals: (N, K) float32.
+        coords: (N, K, 2) float32 ``(x, y)``, ``(0, 0)`` where the maximum is not positive
+        (HRNet multiplies those by 0); maxvals: (N, K) float32.
     """
     hms = np.asarray(heatmaps)
     n, k, h, w = hms.shape
@@ -76,14 +135,16 @@ def get_heatmap_maximum(heatmaps):
     idx = flat.argmax(axis=2)
     maxvals = np.take_along_axis(flat, idx[..., None], axis=2)[..., 0].astype(np.float32)
     coords = np.stack([idx % w, idx // w], axis=-1).astype(np.float32)
-    coords[maxvals <= 0] = -1
+    coords[~(maxvals > 0)] = 0
     return coords, maxvals
 
 
 def refine_quarter_offset(heatmaps, coords):
-    """Move each peak a quarter pixel toward its higher neighbour, per axis.
+    """Move each peak a quarter pixel toward its higher neighbour, per axis (HRNet's rule).
 
-    An axis is refined only where the peak has a neighbour on both sides of it.
+    Both axes are refined, or neither: only where ``1 < px < W - 1`` and ``1 < py < H - 1``
+    (HRNet's ``get_final_preds``; a peak in column 1 or row 1 stays put too). An axis whose
+    two neighbours are equal does not move.
 
     Args:
         heatmaps: (N, K, H, W); coords: (N, K, 2) integer-valued peaks.
@@ -92,21 +153,18 @@ def refine_quarter_offset(heatmaps, coords):
     """
     hms = np.asarray(heatmaps)
     n, k, h, w = hms.shape
-    out = np.asarray(coords, dtype=np.float32).copy()
-    px = out[..., 0].astype(np.int64)
-    py = out[..., 1].astype(np.int64)
+    out = np.asarray(coords, dtype=np.float32).reshape(n * k, 2)
+    px = np.floor(out[:, 0] + 0.5).astype(np.int64)
+    py = np.floor(out[:, 1] + 0.5).astype(np.int64)
+    ok = (px > 1) & (px < w - 1) & (py > 1) & (py < h - 1)
+    # Peaks that are not refined read a harmless in-range pixel and are masked below.
+    px, py = np.where(ok, px, 1), np.where(ok, py, 1)
     flat = hms.reshape(n * k, h * w)
     rows = np.arange(n * k)
-    px_f, py_f = px.reshape(-1), py.reshape(-1)
-    ok_x = (px_f > 0) & (px_f < w - 1) & (py_f >= 0)
-    ok_y = (py_f > 0) & (py_f < h - 1) & (px_f >= 0)
-    xr, xl = np.clip(px_f + 1, 0, w - 1), np.clip(px_f - 1, 0, w - 1)
-    yd, yu = np.clip(py_f + 1, 0, h - 1), np.clip(py_f - 1, 0, h - 1)
-    pyc, pxc = np.clip(py_f, 0, h - 1), np.clip(px_f, 0, w - 1)
-    dx = flat[rows, pyc * w + xr] - flat[rows, pyc * w + xl]
-    dy = flat[rows, yd * w + pxc] - flat[rows, yu * w + pxc]
-    shift = np.stack([np.where(ok_x, np.sign(dx), 0.0), np.where(ok_y, np.sign(dy), 0.0)], -1)
-    return (out.reshape(-1, 2) + 0.25 * shift).reshape(n, k, 2).astype(np.float32)
+    dx = flat[rows, py * w + px + 1] - flat[rows, py * w + px - 1]
+    dy = flat[rows, (py + 1) * w + px] - flat[rows, (py - 1) * w + px]
+    shift = np.where(ok[:, None], np.sign(np.stack([dx, dy], -1)), 0.0)
+    return (out + 0.25 * shift).reshape(n, k, 2).astype(np.float32)
 
 
 def _blurred_log_patches(flat: np.ndarray, px: np.ndarray, py: np.ndarray, kernel: int) -> np.ndarray:
@@ -197,12 +255,14 @@ def decode_heatmaps(heatmaps, method: str = "quarter", dark_kernel: int = 11):
 class HeatmapCodec:
     """Encode crop keypoints to heatmaps and decode heatmaps back to crop keypoints.
 
-    ``image_size`` and ``heatmap_size`` are ``(w, h)``; ``sigma`` is in heatmap pixels.
+    ``image_size`` and ``heatmap_size`` are ``(w, h)``; ``sigma`` is in heatmap pixels;
+    ``encoding`` is ``"hrnet"`` or ``"subpixel"`` (see ``encode_heatmaps``).
     """
 
     image_size: tuple
     heatmap_size: tuple
     sigma: float = 2.0
+    encoding: str = "hrnet"
 
     @property
     def stride(self) -> np.ndarray:
@@ -211,7 +271,8 @@ class HeatmapCodec:
 
     def encode(self, keypoints, visible):
         """keypoints: (K, 2) crop px -> heatmaps (K, H, W) float32, target_weight (K,)."""
-        return encode_heatmaps(keypoints, visible, self.image_size, self.heatmap_size, self.sigma)
+        return encode_heatmaps(keypoints, visible, self.image_size, self.heatmap_size, self.sigma,
+                               self.encoding)
 
     def decode(self, heatmaps, method: str = "quarter"):
         """heatmaps: (N, K, H, W) -> crop-pixel coords (N, K, 2) float32, scores (N, K)."""

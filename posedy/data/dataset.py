@@ -130,6 +130,7 @@ class TopDownDataset(Dataset):
     Args:
         records: list of ``PersonRecord``.
         image_size: crop ``(w, h)``; heatmap_size: ``(w, h)``; sigma: heatmap px.
+        target_encoding: ``"hrnet"`` or ``"subpixel"`` (``posedy.data.codec.encode_heatmaps``).
         train: draw a random augmentation per sample (otherwise crop the record's box).
         scale_factor, rotation_factor, rotation_prob, flip_prob, half_body_prob,
         half_body_min_joints, upper_body_prob, photometric: the augmentation policy
@@ -155,11 +156,12 @@ class TopDownDataset(Dataset):
                  flip_prob: float = 0.5, half_body_prob: float = 0.3, half_body_min_joints: int = 8,
                  upper_body_prob: float = 0.7, photometric: bool = False, flip_pairs=COCO_FLIP_PAIRS,
                  seed: int = 0, joint_weights=None, skip_corrupt_images: bool = False,
-                 coco=None, ann_file=None):
+                 coco=None, ann_file=None, target_encoding: str = "hrnet"):
         self.records = list(records)
         self.image_size = (int(image_size[0]), int(image_size[1]))
         self.heatmap_size = (int(heatmap_size[0]), int(heatmap_size[1]))
         self.sigma = float(sigma)
+        self.target_encoding = str(target_encoding)
         self.train = bool(train)
         self.num_joints = int(self.records[0].keypoints.shape[0]) if self.records else NUM_COCO_KEYPOINTS
         self.policy = AugmentPolicy(
@@ -228,7 +230,7 @@ class TopDownDataset(Dataset):
         else:
             image_chw = normalize_crop(crop, bgr=True, scratch=self._scratch)
         target, weight = encode_heatmaps(joints, visible & (not corrupt), self.image_size,
-                                         self.heatmap_size, self.sigma)
+                                         self.heatmap_size, self.sigma, self.target_encoding)
         if self.joint_weights is not None:
             weight = weight * self.joint_weights
         return {
@@ -279,11 +281,12 @@ def build_dataset(cfg, split: str, boxes: str = "gt", det_file=None) -> TopDownD
     coco = load_coco(ann_file, num_joints)
     if boxes == "gt":
         records = load_person_records(coco, image_dir, data.image_size, padding=data.box_padding,
-                                      ann_file=ann_file, num_joints=num_joints)
+                                      ann_file=ann_file, num_joints=num_joints, box_rule=data.gt_box_rule)
     else:
         det_path = det_file if det_file is not None else data.resolve("det_file")
         records = load_detection_records(det_path, coco, image_dir, cfg.test.det_score_thr, data.image_size,
-                                         padding=data.box_padding, num_joints=num_joints)
+                                         padding=data.box_padding, num_joints=num_joints,
+                                         clip=cfg.test.clip_det_boxes)
     return TopDownDataset(
         records, data.image_size, data.heatmap_size, data.sigma, train=(split == "train"),
         scale_factor=data.scale_factor, rotation_factor=data.rotation_factor,
@@ -291,4 +294,5 @@ def build_dataset(cfg, split: str, boxes: str = "gt", det_file=None) -> TopDownD
         half_body_prob=data.half_body_prob, half_body_min_joints=data.half_body_min_joints,
         upper_body_prob=data.upper_body_prob, photometric=data.photometric, seed=cfg.train.seed,
         joint_weights=COCO_JOINT_WEIGHTS[:num_joints] if data.use_joint_weights else None,
-        skip_corrupt_images=data.skip_corrupt_images, coco=coco, ann_file=ann_file)
+        skip_corrupt_images=data.skip_corrupt_images, coco=coco, ann_file=ann_file,
+        target_encoding=data.target_encoding)

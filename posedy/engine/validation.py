@@ -15,7 +15,7 @@ def build_validator(cfg, device: torch.device, work_dir):
     """A ``model -> metrics dict`` callable for the val split with ground-truth boxes.
 
     Uses ``test.flip``, ``test.shift_heatmap``, ``test.post_process``, ``test.batch_size``,
-    ``test.keypoint_score_thr`` and ``test.oks_thr``; writes the detections it scores to
+    ``test.keypoint_score_thr``, ``test.oks_thr`` and ``test.nms_tie_order``; writes the detections it scores to
     ``work_dir/val_results.json`` (atomically).
     Returns:
         callable(model) -> dict of COCO metrics (``"AP"``, ``"AP .5"``, ...).
@@ -35,6 +35,7 @@ def build_validator(cfg, device: torch.device, work_dir):
         predictions = predict(model, loader, flip_pairs, flip=test.flip, shift=test.shift_heatmap,
                               method=test.post_process, device=device)
         return evaluate_predictions(predictions, dataset.coco, results_file,
-                                    keypoint_thr=test.keypoint_score_thr, oks_thr=test.oks_thr)
+                                    keypoint_thr=test.keypoint_score_thr, oks_thr=test.oks_thr,
+                                    tie_order=test.nms_tie_order)
 
     return validate

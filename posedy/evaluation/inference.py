@@ -114,7 +114,8 @@ def predict(model, loader, flip_pairs, *, flip: bool = True, shift: bool = True,
 
 
 def evaluate_predictions(predictions: dict, ann, results_file, *, keypoint_thr: float = 0.2,
-                         oks_thr: float = 0.9, nms: bool = True, image_ids=None) -> dict:
+                         oks_thr: float = 0.9, nms: bool = True, image_ids=None,
+                         tie_order: str = "hrnet") -> dict:
     """Rescore, OKS-NMS, write the COCO results file atomically and score it.
 
     Args:
@@ -122,13 +123,14 @@ def evaluate_predictions(predictions: dict, ann, results_file, *, keypoint_thr: 
         ann: annotation file path or pycocotools ``COCO``.
         results_file: where the results JSON goes.
         image_ids: score only these images (see ``evaluate_coco_keypoints``).
+        tie_order: OKS-NMS order among equal scores (``test.nms_tie_order``).
     Returns:
         dict of COCO keypoint metrics (``posedy.evaluation.coco_eval.METRIC_NAMES``).
     """
     ok = ~predictions.get("corrupt", np.zeros(len(predictions["keypoints"]), dtype=bool))
     final = select_final_poses(predictions["keypoints"][ok], predictions["box_scores"][ok],
                                predictions["areas"][ok], predictions["image_ids"][ok],
-                               keypoint_thr=keypoint_thr, oks_thr=oks_thr, nms=nms)
+                               keypoint_thr=keypoint_thr, oks_thr=oks_thr, nms=nms, tie_order=tie_order)
     write_keypoint_results(results_file, final["image_ids"], final["keypoints"], final["scores"])
     return evaluate_coco_keypoints(ann, results_file, image_ids=image_ids)
 

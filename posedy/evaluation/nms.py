@@ -89,13 +89,41 @@ def _greedy_keep(over):
     return alive
 
 
+NMS_TIE_ORDERS = ("hrnet", "stable")
+
+
+def _visiting_order(scores, group_ids, tie_order: str):
+    """Candidates by group id, then by descending score with ties broken by ``tie_order``.
+
+    ``"hrnet"`` ranks each group as HRNet's ``oks_nms`` does, ``scores.argsort()[::-1]``
+    over the group's candidates in input order (NumPy's default sort, which is not stable:
+    the same call gives the same order, so the same poses survive); ``"stable"`` keeps
+    input order among equal scores on any NumPy.
+
+    Returns:
+        (N,) int64 permutation of the inputs.
+    """
+    if tie_order == "stable":
+        return np.lexsort((-scores, group_ids))
+    if tie_order != "hrnet":
+        raise ValueError(f"unknown NMS tie order {tie_order!r}; valid: {', '.join(NMS_TIE_ORDERS)}")
+    by_group = np.argsort(group_ids, kind="stable")
+    sorted_groups = group_ids[by_group]
+    bounds = np.flatnonzero(np.r_[True, sorted_groups[1:] != sorted_groups[:-1], True])
+    parts = []
+    for lo, hi in zip(bounds[:-1], bounds[1:]):
+        members = by_group[lo:hi]
+        parts.append(members[scores[members].argsort()[::-1]])
+    return np.concatenate(parts).astype(np.int64)
+
+
 def oks_nms_grouped(poses, scores, areas, group_ids, threshold: float = 0.9,
-                    sigmas=COCO_SIGMAS, max_pairs: int = 1 << 15):
+                    sigmas=COCO_SIGMAS, max_pairs: int = 1 << 15, tie_order: str = "hrnet"):
     """Greedy OKS-NMS applied independently within each group (image), all groups at once.
 
-    Within a group, candidates are visited by descending score (ties: input order); a
-    candidate is kept unless a kept, higher-ranked one has OKS ``> threshold`` with it
-    (HRNet keeps ``oks <= threshold``).
+    Within a group, candidates are visited by descending score (ties: see
+    ``tie_order``); a candidate is kept unless a kept, higher-ranked one has OKS
+    ``> threshold`` with it (HRNet keeps ``oks <= threshold``).
 
     Args:
         poses: (N, K, 2+) ``(x, y[, ...])`` image coordinates.
@@ -105,9 +133,11 @@ def oks_nms_grouped(poses, scores, areas, group_ids, threshold: float = 0.9,
         sigmas: (K,) OKS sigmas.
         max_pairs: bound on ``groups x n x n`` stacked at once (memory: about
             ``max_pairs * K * 8`` bytes per temporary).
+        tie_order: ``"hrnet"`` or ``"stable"`` (see ``_visiting_order``).
     Returns:
-        (M,) int64 indices into the inputs of the kept poses, ordered by group id, then by
-        descending score.
+        (M,) int64 indices into the inputs of the kept poses, ordered by group id, then in
+        visiting order (descending score; HRNet's order, which the COCO metric uses to
+        break its own ties between equal scores).
     """
     scores = np.asarray(scores, dtype=np.float64).reshape(-1)
     num = scores.shape[0]
@@ -116,8 +146,7 @@ def oks_nms_grouped(poses, scores, areas, group_ids, threshold: float = 0.9,
     poses = np.asarray(poses, dtype=np.float64)[..., :2]
     areas = np.asarray(areas, dtype=np.float64).reshape(-1)
     group_ids = np.asarray(group_ids).reshape(-1)
-    # Sort by group, then by descending score; lexsort is stable, so ties keep input order.
-    order = np.lexsort((-scores, group_ids))
+    order = _visiting_order(scores, group_ids, tie_order)
     sorted_groups = group_ids[order]
     starts = np.flatnonzero(np.r_[True, sorted_groups[1:] != sorted_groups[:-1]])
     counts = np.diff(np.r_[starts, num])
@@ -135,14 +164,15 @@ def oks_nms_grouped(poses, scores, areas, group_ids, threshold: float = 0.9,
     return order[keep]
 
 
-def oks_nms(poses, scores, areas, threshold: float = 0.9, sigmas=COCO_SIGMAS):
+def oks_nms(poses, scores, areas, threshold: float = 0.9, sigmas=COCO_SIGMAS, tie_order: str = "hrnet"):
     """Greedy OKS-NMS over the poses of one image.
 
     Args:
-        poses: (N, K, 2+); scores: (N,); areas: (N,); threshold, sigmas: see
+        poses: (N, K, 2+); scores: (N,); areas: (N,); threshold, sigmas, tie_order: see
             ``oks_nms_grouped``.
     Returns:
-        (M,) int64 indices of the kept poses, by descending score.
+        (M,) int64 indices of the kept poses, in visiting order (descending score).
     """
     num = np.asarray(scores).reshape(-1).shape[0]
-    return oks_nms_grouped(poses, scores, areas, np.zeros(num, dtype=np.int64), threshold, sigmas)
+    return oks_nms_grouped(poses, scores, areas, np.zeros(num, dtype=np.int64), threshold, sigmas,
+                           tie_order=tie_order)

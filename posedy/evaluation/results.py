@@ -12,14 +12,15 @@ from posedy.data.keypoints import COCO_SIGMAS
 from posedy.evaluation.nms import oks_nms_grouped
 from posedy.evaluation.rescore import rescore
 
-# Coordinates to 0.01 px and joint scores to 1e-4 are far below what OKS can see; fixed
-# formats keep 100k instances at about 2 s to write (Python's float repr is ~4x slower).
-_JOINT_FORMAT = "%.2f,%.2f,%.4f"
+# Full precision, as HRNet writes its results (json.dump of Python floats): the shortest repr
+# that reads back to the same float64, so the COCO metric sees exactly the decoded values.
+_JOINT_FORMAT = "%r,%r,%r"
 _ROWS_PER_CHUNK = 8192
 
 
 def select_final_poses(keypoints, box_scores, areas, image_ids, *, keypoint_thr: float = 0.2,
-                       oks_thr: float = 0.9, sigmas=COCO_SIGMAS, nms: bool = True):
+                       oks_thr: float = 0.9, sigmas=COCO_SIGMAS, nms: bool = True,
+                       tie_order: str = "hrnet"):
     """Rescore every instance and keep the OKS-NMS survivors of each image.
 
     Args:
@@ -28,6 +29,8 @@ def select_final_poses(keypoints, box_scores, areas, image_ids, *, keypoint_thr:
         image_ids: (N,) integer image ids.
         keypoint_thr: joint-score threshold of the rescoring rule.
         oks_thr: OKS-NMS threshold; nms: False keeps every instance.
+        tie_order: OKS-NMS order among equal scores, ``"hrnet"`` or ``"stable"``
+            (``posedy.evaluation.nms.oks_nms_grouped``).
     Returns:
         dict with ``index`` (M,) int64 indices of the kept instances (by image id, then
         descending score), ``keypoints`` (M, K, 3), ``scores`` (M,) float64 and
@@ -37,7 +40,7 @@ def select_final_poses(keypoints, box_scores, areas, image_ids, *, keypoint_thr:
     image_ids = np.asarray(image_ids).astype(np.int64).reshape(-1)
     scores = rescore(box_scores, keypoints[..., 2], keypoint_thr)
     if nms:
-        index = oks_nms_grouped(keypoints, scores, areas, image_ids, oks_thr, sigmas)
+        index = oks_nms_grouped(keypoints, scores, areas, image_ids, oks_thr, sigmas, tie_order=tie_order)
     else:
         index = np.lexsort((-scores, image_ids))
     return {"index": index, "keypoints": keypoints[index], "scores": scores[index],
@@ -75,7 +78,8 @@ def write_json_atomic(path, obj) -> None:
 def format_keypoint_results(image_ids, keypoints, scores, category_id: int = 1) -> str:
     """COCO keypoint results JSON text.
 
-    Each entry is ``{"image_id", "category_id", "keypoints": [x1, y1, s1, ...], "score"}``.
+    Each entry is ``{"image_id", "category_id", "keypoints": [x1, y1, s1, ...], "score"}``,
+    every number at full float64 precision (``repr``).
 
     Args:
         image_ids: (N,) int; keypoints: (N, K, 3) ``(x, y, score)``; scores: (N,).

@@ -5,7 +5,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from posedy.data.coco import (DataError, clip_box, load_coco, load_detection_records,
+from posedy.data.coco import (DataError, clean_box_hrnet, clip_box, load_coco, load_detection_records,
                               load_person_records)
 
 SAMPLE = Path("/work/shared/data/coco_sample")
@@ -51,11 +51,32 @@ def test_valid_file_gives_one_record(tmp_path):
     path = _coco(tmp_path)
     (rec,) = _load(tmp_path, path)
     assert rec.image_id == 7 and rec.image_path == str(tmp_path / "a.jpg")
-    np.testing.assert_allclose(rec.bbox, [10, 20, 30, 40])
-    np.testing.assert_allclose(rec.center, [25, 40])
-    np.testing.assert_allclose(rec.scale, [30 * 1.25, 40 * 1.25])
+    # HRNet's cleaning: x2 = x1 + (w - 1), so the box is 29 x 39 and 29 < 0.75 * 39.
+    np.testing.assert_allclose(rec.bbox, [10, 20, 29, 39])
+    np.testing.assert_allclose(rec.center, [24.5, 39.5])
+    np.testing.assert_allclose(rec.scale, [39 * 0.75 * 1.25, 39 * 1.25])
     assert rec.keypoints.shape == (17, 3) and rec.keypoints.dtype == np.float32
     assert rec.score == 1.0 and rec.area == 900.0
+
+
+def test_clean_box_hrnet_values():
+    # x1 = max(0, x) and the width is measured from the clipped corner: [-10, 5, 50, 100] in a
+    # 100 x 80 image -> x2 = min(99, 0 + 49) = 49, y2 = min(79, 5 + 99) = 79.
+    np.testing.assert_allclose(clean_box_hrnet([-10, 5, 50, 100], 100, 80), [0, 5, 49, 74])
+    np.testing.assert_allclose(clean_box_hrnet([10.5, 5, 20.25, 10], 100, 80), [10.5, 5, 19.25, 9])
+    np.testing.assert_allclose(clean_box_hrnet([10, 5, 0.5, 10], 100, 80), [10, 5, 0, 9])
+    np.testing.assert_allclose(clean_box_hrnet([-50, -60, 20, 30], 100, 80), [0, 0, 19, 29])
+    assert clean_box_hrnet([120, 5, 10, 10], 100, 80) is None
+    assert clean_box_hrnet([10, 85, 10, 10], 100, 80) is None
+
+
+def test_gt_box_rule_mmpose_clips(tmp_path):
+    path = _coco(tmp_path)
+    (rec,) = load_person_records(load_coco(path), tmp_path, (192, 256), ann_file=path, box_rule="mmpose")
+    np.testing.assert_allclose(rec.bbox, [10, 20, 30, 40])
+    np.testing.assert_allclose(rec.center, [25, 40])
+    with pytest.raises(ValueError, match="unknown box rule 'clip'"):
+        load_person_records(load_coco(path), tmp_path, (192, 256), box_rule="clip")
 
 
 def test_clip_box_values():
@@ -122,13 +143,30 @@ def test_image_missing_on_disk(tmp_path):
     assert "image id 7 is listed but" in msg and "a.jpg does not exist" in msg and str(path) in msg
 
 
-@pytest.mark.parametrize("bbox", [[10, 20, 0, 40], [150, 20, 30, 40], [-50, -60, 20, 30]])
-def test_zero_area_or_outside_box_leaves_nothing(tmp_path, bbox):
+@pytest.mark.parametrize("rule,bbox", [("mmpose", [10, 20, 0, 40]), ("mmpose", [150, 20, 30, 40]),
+                                       ("mmpose", [-50, -60, 20, 30]), ("hrnet", [150, 20, 30, 40]),
+                                       ("hrnet", [10, 20, 0.5, 1.0])])
+def test_zero_area_or_outside_box_leaves_nothing(tmp_path, rule, bbox):
     anns = [{"id": 1, "image_id": 7, "category_id": 1, "iscrowd": 0, "area": 1.0, "bbox": bbox,
              "keypoints": _kps()}]
     path = _coco(tmp_path, anns)
-    msg = _error(_load, tmp_path, path)
+    msg = _error(load_person_records, load_coco(path), tmp_path, (192, 256), ann_file=path, box_rule=rule)
     assert msg == f"{path}: no usable person annotations (1 box empty or outside the image)"
+
+
+def test_hrnet_rule_keeps_thin_and_off_image_boxes_and_skips_zero_area(tmp_path):
+    # HRNet keeps a zero-width box (its scale comes from the height) and one wholly left of and
+    # above the image (cleaned to [0, 0, 19, 29]); it skips an annotation with area 0.
+    anns = [{"id": i + 1, "image_id": 7, "category_id": 1, "iscrowd": 0, "area": area, "bbox": bbox,
+             "keypoints": _kps()}
+            for i, (bbox, area) in enumerate([([10, 20, 0, 40], 1.0), ([-50, -60, 20, 30], 1.0),
+                                              ([10, 20, 30, 40], 0.0)])]
+    path = _coco(tmp_path, anns)
+    recs = _load(tmp_path, path)
+    np.testing.assert_allclose([r.bbox for r in recs], [[10, 20, 0, 39], [0, 0, 19, 29]])
+    np.testing.assert_allclose(recs[0].scale, [39 * 0.75 * 1.25, 39 * 1.25])
+    anns = [dict(anns[2], bbox=[10, 20, 30, 40])]
+    assert _error(_load, tmp_path, _coco(tmp_path, anns)).endswith("(1 zero area)")
 
 
 def test_all_joints_invisible_leaves_nothing(tmp_path):
@@ -157,9 +195,24 @@ def test_detection_records(tmp_path):
     recs = _load_dets(tmp_path, _dets(tmp_path, dets), thr=0.1)
     assert [r.score for r in recs] == [0.9, 0.5]
     np.testing.assert_allclose(recs[0].center, [25, 40])
-    np.testing.assert_allclose(recs[1].bbox, [90, 70, 9, 9])
-    assert recs[1].area == 81.0
+    # Used as given (HRNet), though it reaches past the 100 x 80 image.
+    np.testing.assert_allclose(recs[1].bbox, [90, 70, 20, 20])
+    np.testing.assert_allclose(recs[1].center, [100, 80])
+    np.testing.assert_allclose(recs[1].scale, [20 * 1.25, 20 / 0.75 * 1.25], rtol=1e-6)
+    assert recs[1].area == 400.0
     assert not recs[0].keypoints.any() and recs[0].keypoints.shape == (17, 3)
+
+
+def test_detection_boxes_clipped_on_request(tmp_path):
+    dets = [{"image_id": 7, "category_id": 1, "bbox": [90, 70, 20, 20], "score": 0.5},
+            {"image_id": 7, "category_id": 1, "bbox": [120, 70, 20, 20], "score": 0.5},
+            {"image_id": 7, "category_id": 1, "bbox": [20, 30, 0, 0], "score": 0.5}]
+    coco = load_coco(_coco(tmp_path))
+    (rec,) = load_detection_records(_dets(tmp_path, dets), coco, tmp_path, 0.0, (192, 256), clip=True)
+    np.testing.assert_allclose(rec.bbox, [90, 70, 9, 9])
+    assert rec.area == 81.0
+    # Unclipped, the box wholly outside the image stays; only the zero-size one has no crop.
+    assert len(load_detection_records(_dets(tmp_path, dets), coco, tmp_path, 0.0, (192, 256))) == 2
 
 
 @pytest.mark.parametrize("raw,expected", [
@@ -206,9 +259,10 @@ def test_real_coco_sample(sample):
     assert sorted({r.image_id for r in recs}) == [785, 40083, 196141, 197388]
     first = recs[0]
     assert first.image_id == 785
-    np.testing.assert_allclose(first.bbox, [280.79, 44.73, 218.7, 346.68], atol=1e-4)
-    np.testing.assert_allclose(first.center, [280.79 + 109.35, 44.73 + 173.34], atol=1e-3)
-    np.testing.assert_allclose(first.scale, [346.68 * 0.75 * 1.25, 346.68 * 1.25], atol=1e-3)
+    # HRNet's cleaning: w - 1 and h - 1 (the box is inside the 640 x 425 image).
+    np.testing.assert_allclose(first.bbox, [280.79, 44.73, 217.7, 345.68], atol=1e-4)
+    np.testing.assert_allclose(first.center, [280.79 + 108.85, 44.73 + 172.84], atol=1e-3)
+    np.testing.assert_allclose(first.scale, [345.68 * 0.75 * 1.25, 345.68 * 1.25], atol=1e-3)
     np.testing.assert_array_equal(first.keypoints[0], [367, 81, 2])
     dets = load_detection_records(sample / "test_coco_det_AP_H_56.json", coco, sample, 0.0, (192, 256))
     assert len(dets) == 118

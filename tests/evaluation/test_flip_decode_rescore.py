@@ -40,7 +40,7 @@ def test_flip_back_shift_explained_by_geometry():
     # A joint at input x=100 (heatmap 25.0). In the mirrored 192-wide crop it is at 191-100=91,
     # heatmap 22.75; mirroring the 48-wide heatmap puts it at 47-22.75=24.25 (0.75 px left);
     # the one-pixel shift leaves it at 25.25 (0.25 px right).
-    flipped, _ = encode_heatmaps([[91.0, 128.0]], [1], (192, 256), (48, 64), 2.0)
+    flipped, _ = encode_heatmaps([[91.0, 128.0]], [1], (192, 256), (48, 64), 2.0, "subpixel")
     for shift, expected in ((False, 24.25), (True, 25.25)):
         back = flip_back(flipped[None], (), shift)
         coords, _ = decode_heatmaps(back, "dark")
@@ -65,7 +65,7 @@ def test_codec_round_trip_through_image_coordinates():
     center, scale = box_to_center_scale(box, 192 / 256, 1.25)
     kps = np.stack([rng.uniform(60, 160, 17), rng.uniform(40, 280, 17)], axis=1)
     crop = apply_affine(kps, get_affine_transform(center, scale, 0.0, (192, 256)))
-    hms, weight = encode_heatmaps(crop, np.ones(17), (192, 256), (48, 64), 2.0)
+    hms, weight = encode_heatmaps(crop, np.ones(17), (192, 256), (48, 64), 2.0, "subpixel")
     assert weight.min() == 1.0
     got = decode_to_image(hms[None], center[None], scale[None], "quarter")[0]
     zoom = scale[0] / 48  # image pixels per heatmap pixel

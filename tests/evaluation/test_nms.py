@@ -84,3 +84,17 @@ def test_oks_nms_grouped_equals_naive_per_image():
         expected += [idx[k] for k in _naive_oks_nms(poses[idx], scores[idx], areas[idx], 0.9)]
     np.testing.assert_array_equal(keep, expected)
     assert 0.2 * n < len(keep) < 0.9 * n  # the case is not trivial
+
+
+def test_tied_scores_follow_hrnet_argsort_or_input_order():
+    # Poses 0 and 2 coincide (OKS 1) and tie at 0.5; pose 1 is far away. HRNet visits
+    # scores.argsort()[::-1], here [1, 2, 0]: pose 2 survives, pose 0 is suppressed. The
+    # "stable" order visits [1, 0, 2] and keeps pose 0 instead.
+    poses = np.array([[[0.0, 0.0]], [[50.0, 50.0]], [[0.0, 0.0]]])
+    scores = np.array([0.5, 0.9, 0.5])
+    hrnet_order = scores.argsort()[::-1].tolist()
+    keep = oks_nms(poses, scores, np.ones(3), 0.9, ONE_SIGMA).tolist()
+    assert keep == [i for i in hrnet_order if i != hrnet_order[2]]
+    assert oks_nms(poses, scores, np.ones(3), 0.9, ONE_SIGMA, tie_order="stable").tolist() == [1, 0]
+    with pytest.raises(ValueError, match="unknown NMS tie order 'random'"):
+        oks_nms(poses, scores, np.ones(3), 0.9, ONE_SIGMA, tie_order="random")

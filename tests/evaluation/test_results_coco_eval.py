@@ -22,8 +22,12 @@ def test_results_file_round_trip(tmp_path):
     path = tmp_path / "res.json"
     write_keypoint_results(path, [785], kps, [0.123456789012])
     data = load_keypoint_results(path)
+    # Full float64 precision, as HRNet writes its results.
     assert data == [{"image_id": 785, "category_id": 1,
-                     "keypoints": [1.23, -2.5, 0.1235, 640.0, 0.0, 1.0], "score": 0.123456789012}]
+                     "keypoints": [1.234567, -2.5, 0.123456, 640.0, 0.004, 1.0], "score": 0.123456789012}]
+    third = 1.0 / 3.0
+    write_keypoint_results(path, [1], np.full((1, 1, 3), third), [third])
+    assert load_keypoint_results(path)[0]["keypoints"] == [third] * 3
     assert [p.name for p in tmp_path.iterdir()] == ["res.json"]
 
 

@@ -24,7 +24,7 @@ CASES = {
                 "entry 0 has a negative or non-finite bbox [10.0, nan, 40.0, 80.0]"),
     "negative_score": ([{**GOOD, "score": -0.5}], "entry 0 has an invalid score -0.5"),
     "nan_score": ([{**GOOD, "score": math.nan}], "entry 0 has an invalid score nan"),
-    "no_box_left": ([{**GOOD, "score": 0.1}], "no person box scores >= 0.5 inside its image"),
+    "no_box_left": ([{**GOOD, "score": 0.1}], "no usable person box scores >= 0.5"),
 }
 
 
