@@ -134,7 +134,10 @@ class DataConfig:
     upper_body_prob: float = 0.7
     photometric: bool = False
     use_joint_weights: bool = False
-    num_workers: int = 2
+    # -1: from the machine (posedy.data.loader_workers: the CPUs of this process's share of the
+    # node, less one for the main process, at most 16); 0 loads in the main process.
+    num_workers: int = -1
+    persistent_workers: bool = True
     skip_corrupt_images: bool = False
 
     def validate(self, path: str) -> None:
@@ -154,8 +157,8 @@ class DataConfig:
         for key in ("scale_factor", "rotation_factor"):
             if getattr(self, key) < 0:
                 raise ConfigError(f"{path}.{key}: must be >= 0, got {getattr(self, key)}")
-        if self.num_workers < 0:
-            raise ConfigError(f"{path}.num_workers: must be >= 0, got {self.num_workers}")
+        if self.num_workers < -1:
+            raise ConfigError(f"{path}.num_workers: must be >= 0, or -1 for one per CPU, got {self.num_workers}")
         _choice(f"{path}.target_encoding", self.target_encoding, ("hrnet", "subpixel"))
         _choice(f"{path}.gt_box_rule", self.gt_box_rule, ("hrnet", "mmpose"))
 

@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from posedy.config import ConfigError, load_experiment
-from posedy.data import DataError, build_dataset
+from posedy.data import DataError, build_dataset, loader_workers
 from posedy.data.keypoints import COCO_FLIP_PAIRS
 from posedy.engine.checkpoint import CheckpointError, load_checkpoint
 from posedy.evaluation.attention import (AGGREGATION_MODES, aggregation_mode, attention_statistics,
@@ -121,7 +121,7 @@ def main(argv=None) -> int:
         return _error(str(exc))
     indices, image_ids = _subset_first_images(dataset, args.max_images)
     loader = torch.utils.data.DataLoader(torch.utils.data.Subset(dataset, indices), batch_size=args.batch_size,
-                                         shuffle=False, num_workers=cfg.data.num_workers)
+                                         shuffle=False, num_workers=loader_workers(cfg.data.num_workers))
     flip_pairs = [(a, b) for a, b in COCO_FLIP_PAIRS if max(a, b) < cfg.model.num_joints]
 
     def run(name: str) -> float:

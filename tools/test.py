@@ -20,7 +20,7 @@ from pathlib import Path
 import torch
 
 from posedy.config import ConfigError, config_to_dict, load_experiment
-from posedy.data import DataError, build_dataset
+from posedy.data import DataError, build_dataset, loader_workers
 from posedy.data.keypoints import COCO_FLIP_PAIRS
 from posedy.engine.checkpoint import CheckpointError, load_checkpoint
 from posedy.errors import one_line_message
@@ -146,7 +146,7 @@ def evaluate_model(args) -> int:
     except (DataError, ValueError) as exc:
         return _error(str(exc))
     loader = torch.utils.data.DataLoader(dataset, batch_size=cfg.test.batch_size, shuffle=False,
-                                         num_workers=cfg.data.num_workers, pin_memory=device.type == "cuda")
+                                         num_workers=loader_workers(cfg.data.num_workers), pin_memory=device.type == "cuda")
     flip_pairs = [(a, b) for a, b in COCO_FLIP_PAIRS if max(a, b) < cfg.model.num_joints]
     start = time.perf_counter()
     try:

@@ -37,15 +37,16 @@ from posedy.data.coco import load_coco, load_person_records
 from posedy.data.dataset import IMAGENET_MEAN, IMAGENET_STD, TopDownDataset
 from posedy.data.keypoints import COCO_FLIP_PAIRS, COCO_LOWER_BODY_IDS, COCO_UPPER_BODY_IDS
 from posedy.data.synthetic import SyntheticSpec, make_synthetic_coco
+from posedy.sample_data import ENV_VAR, coco_sample_dir
 
-DEFAULT_COCO_SAMPLE = "/work/shared/data/coco_sample"
 # HRNet keeps a box's scale in units of pixel_std = 200 px.
 HRNET_PIXEL_STD = 200.0
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("--coco-sample", default=DEFAULT_COCO_SAMPLE,
-                        help="folder with test_coco.json and its images (skipped if absent)")
+    parser.add_argument("--coco-sample", default=str(coco_sample_dir()),
+                        help="folder with test_coco.json and its images (skipped if absent; default "
+                             f"${ENV_VAR} or ../shared/data/coco_sample beside the repository)")
     parser.add_argument("--synthetic", default=None,
                         help="synthetic dataset root (made by tools/make_synthetic_coco.py); "
                              "a small one is generated in a temporary folder when omitted")

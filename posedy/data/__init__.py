@@ -1,6 +1,6 @@
 """Top-down COCO data: records, geometry, augmentation, heatmap codec, datasets."""
 
 from posedy.data.coco import DataError
-from posedy.data.dataset import TopDownDataset, build_dataset, worker_init
+from posedy.data.dataset import TopDownDataset, build_dataset, loader_workers, worker_init
 
-__all__ = ["DataError", "TopDownDataset", "build_dataset", "worker_init"]
+__all__ = ["DataError", "TopDownDataset", "build_dataset", "loader_workers", "worker_init"]

@@ -5,7 +5,9 @@ transform, warp once, map and encode the joints, normalise. ``build_dataset`` is
 code in ``posedy.data`` that reads a config.
 """
 
+import os
 import threading
+from typing import Optional
 
 import cv2
 import numpy as np
@@ -255,6 +257,24 @@ def worker_init(worker_id: int) -> None:
     """
     cv2.setNumThreads(1)
     torch.set_num_threads(1)
+
+
+MAX_AUTO_WORKERS = 16
+
+
+def loader_workers(requested: int, processes_per_node: Optional[int] = None, cpus: Optional[int] = None) -> int:
+    """DataLoader workers for ``data.num_workers``: ``requested`` if >= 0; for -1, the CPUs this
+    process may use divided among ``processes_per_node`` (DDP ranks on the node; default
+    torchrun's ``LOCAL_WORLD_SIZE``, else 1), less one core
+    for the process that trains, capped at ``MAX_AUTO_WORKERS`` (HRNet's COCO configs use 24
+    for 4 GPUs). A small model on a GPU consumes crops far faster than 2 workers make them."""
+    if requested >= 0:
+        return requested
+    if processes_per_node is None:
+        processes_per_node = int(os.environ.get("LOCAL_WORLD_SIZE", "1"))
+    if cpus is None:
+        cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(0, min(cpus // max(processes_per_node, 1) - 1, MAX_AUTO_WORKERS))
 
 
 def build_dataset(cfg, split: str, boxes: str = "gt", det_file=None) -> TopDownDataset:

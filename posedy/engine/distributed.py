@@ -142,3 +142,40 @@ class EpochSampler(torch.utils.data.Sampler):
 
     def __len__(self) -> int:
         return (self.batches_per_epoch - self.start_batch) * self.batch_size
+
+
+class EpochTaggedSampler(torch.utils.data.Sampler):
+    """``sampler``'s indices as ``(epoch, index)`` pairs, the epoch read when iteration starts.
+
+    With persistent DataLoader workers each worker keeps its own copy of the dataset for the
+    whole run, so ``dataset.set_epoch`` in the main process no longer reaches it; the epoch
+    travels with each index instead (``EpochIndexedDataset`` applies it), which keeps every
+    sample's randomness ``(seed, epoch, index)`` whatever the workers and the resume point.
+    """
+
+    def __init__(self, sampler: EpochSampler):
+        self.sampler = sampler
+
+    def __iter__(self):
+        epoch = self.sampler.epoch
+        return ((epoch, index) for index in self.sampler)
+
+    def __len__(self) -> int:
+        return len(self.sampler)
+
+
+class EpochIndexedDataset(torch.utils.data.Dataset):
+    """``dataset[(epoch, index)]``: ``dataset.set_epoch(epoch)`` (when it has one and the epoch
+    changed), then ``dataset[index]``."""
+
+    def __init__(self, dataset):
+        self.dataset = dataset
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, key):
+        epoch, index = key
+        if hasattr(self.dataset, "set_epoch") and getattr(self.dataset, "epoch", None) != epoch:
+            self.dataset.set_epoch(epoch)
+        return self.dataset[index]

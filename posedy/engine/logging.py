@@ -1,4 +1,7 @@
-"""Training logs: JSON lines, optional TensorBoard scalars, a tqdm bar per epoch.
+"""Training logs: JSON lines, optional TensorBoard scalars, progress per epoch.
+
+Progress is a tqdm bar on a terminal and plain periodic lines otherwise (a log file then reads
+line by line instead of holding every carriage-return frame of a bar).
 
 ``metrics.jsonl`` gets one JSON object per line and is appended to on resume; every record
 has a ``"type"`` (``"train"``, ``"epoch"``, ``"val"``, ``"resume"``, ``"start"``) and the
@@ -9,6 +12,7 @@ the last checkpoint, so readers should keep the last record per (type, step).
 import json
 import math
 import sys
+import time
 from pathlib import Path
 
 from tqdm import tqdm
@@ -75,7 +79,92 @@ def read_metrics(path, kind: str = None) -> list:
     return sorted(latest.values(), key=lambda r: (r.get("step", 0), str(r.get("type"))))
 
 
-def epoch_progress(total: int, initial: int, epoch: int, epochs: int, enabled: bool):
-    """A tqdm bar for one epoch (on stderr; hidden on non-zero ranks)."""
-    return tqdm(total=total, initial=initial, desc=f"epoch {epoch + 1}/{epochs}", disable=not enabled,
-                file=sys.stderr, dynamic_ncols=True, leave=True, mininterval=1.0)
+def is_terminal(stream) -> bool:
+    """True when ``stream`` is an interactive terminal (a bar can redraw itself in place)."""
+    isatty = getattr(stream, "isatty", None)
+    try:
+        return bool(isatty and isatty())
+    except ValueError:  # a closed stream
+        return False
+
+
+def format_duration(seconds: float) -> str:
+    """``3725.2 -> "1:02:05"``, ``65 -> "1:05"``: hours only when there are any."""
+    seconds = max(int(round(seconds)), 0)
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+class LineProgress:
+    """tqdm's ``update`` / ``set_postfix`` / ``close`` as plain lines, for logs that are files.
+
+    A line is written when ``interval_s`` seconds have passed since the last one, and when the
+    epoch ends: ``epoch 3/22 iter 40/120 loss=1.2e-03 lr=4.0e-03 tau=12.30 img_s=85.1 ETA epoch
+    0:20 run 12:40``. The ETA counts the iterations left in this epoch plus ``later_iters``
+    (the epochs still to come) at this epoch's rate.
+
+    Args:
+        total: iterations in the epoch; initial: iterations already done (a resumed epoch).
+        desc: line prefix, e.g. ``"epoch 3/22"``; stream: where lines go.
+        later_iters: iterations of the run after this epoch, for the run ETA.
+        clock: seconds as a float (``time.monotonic``; injectable for tests).
+    """
+
+    def __init__(self, total: int, initial: int = 0, desc: str = "", stream=None, interval_s: float = 30.0,
+                 later_iters: int = 0, clock=time.monotonic):
+        self.total, self.n, self.desc = total, initial, desc
+        self.stream = stream if stream is not None else sys.stderr
+        self.interval_s, self.later_iters, self.clock = interval_s, later_iters, clock
+        self._start_n, self._start = initial, clock()
+        self._last_line = self._start
+        self._postfix = {}
+        self._closed = False
+
+    def update(self, n: int = 1) -> None:
+        self.n += n
+        now = self.clock()
+        if now - self._last_line >= self.interval_s and self.n < self.total:
+            self._write(now)
+
+    def set_postfix(self, refresh: bool = True, **values) -> None:
+        self._postfix = values
+
+    def line(self, now: float) -> str:
+        done = self.n - self._start_n
+        rate = done / max(now - self._start, 1e-9)
+        parts = [f"{self.desc} iter {self.n}/{self.total}"]
+        parts += [f"{k}={v}" for k, v in self._postfix.items()]
+        if done > 0 and self.n < self.total:
+            epoch_left = (self.total - self.n) / rate
+            parts.append(f"ETA epoch {format_duration(epoch_left)} "
+                         f"run {format_duration(epoch_left + self.later_iters / rate)}")
+        else:
+            parts.append(f"took {format_duration(now - self._start)}")
+            if self.later_iters and done > 0:
+                parts.append(f"ETA run {format_duration(self.later_iters / rate)}")
+        return " ".join(parts)
+
+    def _write(self, now: float) -> None:
+        print(self.line(now), file=self.stream, flush=True)
+        self._last_line = now
+
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            if self.n > self._start_n:
+                self._write(self.clock())
+
+
+def epoch_progress(total: int, initial: int, epoch: int, epochs: int, enabled: bool, stream=None,
+                   interval_s: float = 30.0):
+    """Progress of one epoch on ``stream`` (stderr): a tqdm bar on a terminal, else a
+    ``LineProgress`` (a line every ``interval_s`` seconds and one at the end of the epoch);
+    hidden on non-zero ranks."""
+    stream = stream if stream is not None else sys.stderr
+    desc = f"epoch {epoch + 1}/{epochs}"
+    if enabled and not is_terminal(stream):
+        return LineProgress(total, initial, desc, stream=stream, interval_s=interval_s,
+                            later_iters=(epochs - epoch - 1) * total)
+    return tqdm(total=total, initial=initial, desc=desc, disable=not enabled,
+                file=stream, dynamic_ncols=True, leave=True, mininterval=1.0)

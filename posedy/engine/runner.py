@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from posedy.config import ConfigError, config_to_dict
+from posedy.data.dataset import loader_workers
 
 from .checkpoint import unwrap_model
 from .distributed import DistInfo, EpochSampler, cleanup_distributed, init_distributed
@@ -82,7 +83,8 @@ def build_trainer(cfg, work_dir, *, device: torch.device, dist: DistInfo, model:
     return Trainer(
         model, train_set, build_loss(cfg).to(device), optimizer, lr_scheduler, tau_schedule,
         work_dir=work_dir, epochs=cfg.train.epochs, batch_size=batch_size, seed=cfg.train.seed,
-        num_workers=cfg.data.num_workers, val_interval=cfg.train.val_interval, validate=validate,
+        num_workers=loader_workers(cfg.data.num_workers),
+        persistent_workers=cfg.data.persistent_workers, val_interval=cfg.train.val_interval, validate=validate,
         checkpoint_interval_iters=cfg.train.checkpoint_interval_iters, log_interval=cfg.train.log_interval,
         max_iters_per_epoch=cfg.train.max_iters_per_epoch, device=device, dist=dist, amp=cfg.train.amp,
         channels_last=cfg.train.channels_last, config=config_to_dict(cfg), hooks=hooks, sampler=sampler)

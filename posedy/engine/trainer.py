@@ -24,11 +24,12 @@ from typing import Callable, Optional
 import torch
 from torch import nn
 
+from posedy.data.dataset import worker_init
 from posedy.layers import get_temperature, set_temperature
 
 from .checkpoint import (CheckpointError, capture_rng_state, load_checkpoint, remove_stale_temporaries,
                          restore_rng_state, save_checkpoint, unwrap_model)
-from .distributed import (DistInfo, EpochSampler, all_reduce_mean, barrier, broadcast_buffers,
+from .distributed import (DistInfo, EpochIndexedDataset, EpochSampler, EpochTaggedSampler, all_reduce_mean, barrier, broadcast_buffers,
                           broadcast_object)
 from .logging import MetricsLogger, epoch_progress
 from .schedule import TemperatureSchedule
@@ -66,6 +67,9 @@ class Trainer:
         tau_schedule: tau per global step; applied to the model's dynamic layers when ``"linear"``.
         work_dir: receives ``last.pth``, ``best.pth`` and ``metrics.jsonl`` (rank 0).
         epochs, batch_size (per process), seed, num_workers: as named.
+        persistent_workers: keep the loader's workers from one epoch to the next (with
+            ``num_workers > 0``); the epoch then reaches them with each index
+            (``EpochTaggedSampler``), so the data are the same as with fresh workers.
         val_interval: validate after every ``val_interval`` epochs and after the last one.
         validate: ``model -> dict`` with ``"AP"``, or None; only rank 0's is used (other ranks
             may pass None) and every rank follows rank 0's choice to validate.
@@ -83,7 +87,7 @@ class Trainer:
 
     def __init__(self, model: nn.Module, train_set, loss_fn: nn.Module, optimizer, lr_scheduler,
                  tau_schedule: TemperatureSchedule, *, work_dir, epochs: int, batch_size: int, seed: int = 0,
-                 num_workers: int = 0, val_interval: int = 1, validate: Optional[Callable] = None,
+                 num_workers: int = 0, persistent_workers: bool = False, val_interval: int = 1, validate: Optional[Callable] = None,
                  checkpoint_interval_iters: int = 0, log_interval: int = 50, max_iters_per_epoch: int = 0,
                  device: torch.device = torch.device("cpu"), dist: DistInfo = DistInfo(), amp: bool = False,
                  channels_last: bool = False, config: Optional[dict] = None, hooks: Optional[TrainHooks] = None,
@@ -99,6 +103,8 @@ class Trainer:
         self.batch_size = batch_size
         self.seed = seed
         self.num_workers = num_workers
+        self.persistent_workers = persistent_workers and num_workers > 0
+        self._persistent_loader = None
         self.val_interval = val_interval
         self.validate = validate
         self.checkpoint_interval_iters = checkpoint_interval_iters
@@ -218,6 +224,7 @@ class Trainer:
                 self._train_epoch()
                 self._end_epoch()
         finally:
+            self._persistent_loader = None  # its workers exit with it
             self.logger.close()
         return {"epochs": self.epoch, "step": self.step, "best_ap": self.best_ap,
                 "best_epoch": self.best_epoch, "last_loss": self.last_loss}
@@ -226,12 +233,20 @@ class Trainer:
         self.sampler.set_epoch(epoch, start_batch)
         if hasattr(self.train_set, "set_epoch"):
             self.train_set.set_epoch(epoch)
-        # An explicit generator keeps the loader from drawing worker seeds from the global RNG.
+        if self._persistent_loader is not None:
+            # Its workers live on; the sampler, read again at each iter(), carries the epoch.
+            return self._persistent_loader
+        # An explicit generator keeps the loader from drawing worker seeds from the global RNG
+        # (items draw from (seed, epoch, index) only, so these seeds never reach the data).
         generator = torch.Generator().manual_seed(self.seed + epoch)
-        # Workers are not persistent: a fresh copy of the dataset sees set_epoch every epoch.
-        return torch.utils.data.DataLoader(self.train_set, batch_size=self.batch_size, sampler=self.sampler,
-                                           num_workers=self.num_workers, drop_last=True, generator=generator,
-                                           pin_memory=self.device.type == "cuda", persistent_workers=False)
+        loader = torch.utils.data.DataLoader(
+            EpochIndexedDataset(self.train_set), batch_size=self.batch_size,
+            sampler=EpochTaggedSampler(self.sampler), num_workers=self.num_workers, drop_last=True,
+            generator=generator, worker_init_fn=worker_init if self.num_workers else None,
+            pin_memory=self.device.type == "cuda", persistent_workers=self.persistent_workers)
+        if self.persistent_workers:
+            self._persistent_loader = loader
+        return loader
 
     def _train_epoch(self) -> None:
         epoch, start = self.epoch, self.iter_in_epoch

@@ -20,14 +20,14 @@ def build_validator(cfg, device: torch.device, work_dir):
     Returns:
         callable(model) -> dict of COCO metrics (``"AP"``, ``"AP .5"``, ...).
     """
-    from posedy.data import build_dataset
+    from posedy.data import build_dataset, loader_workers
     from posedy.evaluation.inference import evaluate_predictions, predict
 
     dataset = build_dataset(cfg, "val", boxes="gt")
     flip_pairs = [pair for pair in COCO_FLIP_PAIRS if max(pair) < cfg.model.num_joints]
     results_file = Path(work_dir) / "val_results.json"
     test = cfg.test
-    num_workers = cfg.data.num_workers
+    num_workers = loader_workers(cfg.data.num_workers)
 
     def validate(model) -> dict:
         loader = torch.utils.data.DataLoader(dataset, batch_size=test.batch_size, shuffle=False,

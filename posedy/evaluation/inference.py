@@ -6,6 +6,7 @@ or an ONNX runner (``OnnxPoseRunner``). Checkpoints are loaded with
 ``posedy.engine.checkpoint.load_checkpoint``.
 """
 
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +17,7 @@ from tqdm import tqdm
 from posedy.data.augment import warp_crop
 from posedy.data.dataset import normalize_crop
 from posedy.data.geometry import box_to_center_scale, get_affine_transform
+from posedy.engine.logging import is_terminal
 from posedy.errors import one_line_message
 from posedy.evaluation.coco_eval import evaluate_coco_keypoints
 from posedy.evaluation.decode import decode_to_image
@@ -90,7 +92,9 @@ def predict(model, loader, flip_pairs, *, flip: bool = True, shift: bool = True,
     parts = {k: [] for k in ("keypoints", "center", "scale", "box_scores", "image_ids", "index", "corrupt")}
     try:
         with torch.inference_mode():
-            for batch in tqdm(loader, desc="inference", disable=not progress, leave=False):
+            # A bar only on a terminal: in a redirected log, its cleared frames are lines of spaces.
+            bar_on = progress and is_terminal(sys.stderr)
+            for batch in tqdm(loader, desc="inference", disable=not bar_on, leave=False):
                 images = batch["image"].to(device, non_blocking=True)
                 heatmaps = infer_heatmaps(model, images, flip_pairs, flip=flip, shift=shift)
                 center = np.asarray(batch["center"], dtype=np.float64).reshape(-1, 2)

@@ -15,7 +15,7 @@ def test_bench_runs_ours_without_reference(synthetic_root):
     assert syn["posedy"]["median_samples_per_s"] > 0 and len(syn["posedy"]["runs"]) == 1
 
 
-def test_val_crops_match_hrnet_reference():
+def test_val_crops_match_hrnet_reference(coco_sample):
     """Parity: our un-augmented crops equal HRNet's JointsDataset crops to one grey level.
 
     Needs a checkout (or bare git directory) of deep-high-resolution-net.pytorch; skipped
@@ -30,11 +30,14 @@ def test_val_crops_match_hrnet_reference():
     from posedy.data.coco import load_coco, load_person_records
     from posedy.data.dataset import IMAGENET_STD, TopDownDataset
 
-    root = Path(os.environ.get("POSEDY_HRNET_ROOT",
-                               "/work/.mirror/leoxiaobin+deep-high-resolution-net.pytorch/repo"))
-    sample = Path("/work/shared/data/coco_sample")
-    if not root.exists() or not (sample / "test_coco.json").is_file():
-        pytest.skip("HRNet checkout or COCO sample absent")
+    from posedy.sample_data import repository_root
+
+    # Default: the fetched mirror beside the repository (the convention of ../shared).
+    root = Path(os.environ.get("POSEDY_HRNET_ROOT", repository_root().parent / ".mirror"
+                               / "leoxiaobin+deep-high-resolution-net.pytorch" / "repo"))
+    sample = coco_sample
+    if not root.exists():
+        pytest.skip(f"HRNet checkout absent: {root} (set POSEDY_HRNET_ROOT)")
     records = load_person_records(load_coco(sample / "test_coco.json"), sample, (192, 256))
     ref = bench_data.make_hrnet_dataset(bench_data.load_hrnet_joints_dataset(root), records, (192, 256),
                                         (48, 64), 2.0)

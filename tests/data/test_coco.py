@@ -1,6 +1,5 @@
 import json
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -8,7 +7,6 @@ import pytest
 from posedy.data.coco import (DataError, clean_box_hrnet, clip_box, load_coco, load_detection_records,
                               load_person_records)
 
-SAMPLE = Path("/work/shared/data/coco_sample")
 CATEGORY = {"id": 1, "name": "person", "keypoints": [f"k{i}" for i in range(17)],
             "skeleton": [[1, 2]]}
 
@@ -244,14 +242,8 @@ def test_detection_image_missing_on_disk(tmp_path):
     assert "image id 7 is listed but" in msg
 
 
-@pytest.fixture
-def sample():
-    if not (SAMPLE / "test_coco.json").is_file():
-        pytest.skip(f"{SAMPLE} is absent")
-    return SAMPLE
-
-
-def test_real_coco_sample(sample):
+def test_real_coco_sample(coco_sample):
+    sample = coco_sample
     coco = load_coco(sample / "test_coco.json")
     recs = load_person_records(coco, sample, (192, 256), ann_file=sample / "test_coco.json")
     # 14 annotations, 2 of them without labelled joints.

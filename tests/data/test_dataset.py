@@ -225,3 +225,17 @@ def test_items_survive_pickling_and_threads(synthetic_root):
         got = list(pool.map(clone.__getitem__, range(len(ds))))
     for a, b in zip(want, got):
         assert torch.equal(a["image"], b["image"]) and torch.equal(a["target"], b["target"])
+
+
+def test_loader_workers_from_the_machine(monkeypatch):
+    from posedy.data import loader_workers
+
+    assert loader_workers(3) == 3 and loader_workers(0) == 0  # explicit counts are kept
+    monkeypatch.delenv("LOCAL_WORLD_SIZE", raising=False)
+    assert loader_workers(-1, cpus=2) == 1  # one core trains, the other crops
+    assert loader_workers(-1, cpus=1) == 0
+    assert loader_workers(-1, cpus=16) == 15
+    assert loader_workers(-1, cpus=128) == 16  # capped
+    assert loader_workers(-1, processes_per_node=4, cpus=32) == 7
+    monkeypatch.setenv("LOCAL_WORLD_SIZE", "2")  # torchrun's ranks on this node
+    assert loader_workers(-1, cpus=16) == 7

@@ -90,6 +90,45 @@ def test_resume_continues_exactly(tmp_path, reference, stop_step, interval):
     assert [r["step"] for r in resumes] == [saved]
 
 
+def test_persistent_workers_resumed_mid_epoch_are_bit_identical(tmp_path, reference):
+    """Two persistent workers for the whole run (the epoch travels with each index), stopped
+    mid-epoch 2 and resumed: the same losses and weights as the reference run without workers."""
+    ref_work, _, ref_state = reference
+    aps = iter([0.2, 0.5, 0.4])
+    first = make_trainer(tmp_path, epochs=EPOCHS, checkpoint_interval_iters=2, num_workers=2,
+                         persistent_workers=True, validate=lambda model: {"AP": next(aps)},
+                         hooks=interrupt_at(10))
+    with pytest.raises(Interrupt):
+        first.fit()
+    assert first._persistent_loader is None  # the workers were shut down
+    aps = iter([0.2, 0.5, 0.4][1:])
+    second = make_trainer(tmp_path, epochs=EPOCHS, checkpoint_interval_iters=2, num_workers=2,
+                          persistent_workers=True, validate=lambda model: {"AP": next(aps)})
+    second.resume(tmp_path / "last.pth")
+    second.fit()
+    assert losses(tmp_path) == losses(ref_work)
+    for name, value in second.model.state_dict().items():
+        assert torch.equal(value, ref_state[name]), name
+
+
+def test_epoch_travels_with_each_index():
+    from engine_standins import TinyKeypointDataset
+
+    from posedy.engine.distributed import EpochIndexedDataset, EpochSampler, EpochTaggedSampler
+
+    sampler = EpochSampler(24, 4, seed=0)
+    tagged = EpochTaggedSampler(sampler)
+    sampler.set_epoch(2, start_batch=5)
+    pairs = list(tagged)
+    assert len(pairs) == len(tagged) == 4
+    assert pairs == [(2, i) for i in sampler.epoch_indices(2)[20:].tolist()]
+    data = TinyKeypointDataset()
+    wrapped = EpochIndexedDataset(data)
+    item = wrapped[(2, 7)]
+    data.set_epoch(2)
+    assert torch.equal(item["image"], data[7]["image"]) and data.epoch == 2
+
+
 def test_resume_from_a_finished_run_does_nothing(tmp_path, reference):
     ref_work, _, ref_state = reference
     trainer = make_trainer(tmp_path, epochs=EPOCHS)

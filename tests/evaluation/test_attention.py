@@ -11,9 +11,10 @@ from posedy.evaluation.attention import (aggregation_mode, attention_entropy, at
                                          recording_attention, resolution_groups, set_group_pattern,
                                          table4_patterns)
 from posedy.layers import DynamicConv2d
+from posedy.sample_data import coco_sample_dir
 
 ROOT = Path(__file__).resolve().parents[2]
-SAMPLE_DIR = Path("/work/shared/data/coco_sample")
+SAMPLE_DIR = coco_sample_dir()
 
 
 def test_attention_entropy_hand_worked():
@@ -67,7 +68,7 @@ def test_recording_and_modes_on_a_tiny_network():
     assert not torch.allclose(averaged, reference)
 
 
-@pytest.mark.skipif(not (SAMPLE_DIR / "test_coco.json").is_file(), reason="COCO sample not available")
+@pytest.mark.usefixtures("coco_sample")
 def test_inspect_attention_tool_statistics_and_plot(tmp_path, capsys):
     spec = importlib.util.spec_from_file_location("posedy_tools_inspect", ROOT / "tools" / "inspect_attention.py")
     tool = importlib.util.module_from_spec(spec)

@@ -4,6 +4,7 @@ import torch
 from torch import nn
 
 from posedy.evaluation.inference import predict
+from posedy.sample_data import coco_sample_dir
 
 
 class PoolModel(nn.Module):
@@ -65,10 +66,10 @@ def test_predict_boxes_finds_a_bright_block_in_image_coordinates():
     assert abs(kps[0, 0, 0] - 103.5) <= 2.5 and abs(kps[0, 0, 1] - 63.5) <= 2.5
 
 
-SAMPLE_DIR = __import__("pathlib").Path("/work/shared/data/coco_sample")
+SAMPLE_DIR = coco_sample_dir()
 
 
-@pytest.mark.skipif(not (SAMPLE_DIR / "test_coco.json").is_file(), reason="COCO sample not available")
+@pytest.mark.usefixtures("coco_sample")
 def test_oracle_heatmaps_score_ap_one_through_the_whole_pipeline(tmp_path):
     # A "model" that returns the dataset's own target heatmaps: crop geometry, decoding,
     # mapping back to the image, rescoring, NMS, the results file and COCOeval must agree.

@@ -1,5 +1,4 @@
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -10,11 +9,10 @@ from posedy.evaluation import results as results_mod
 from posedy.evaluation.coco_eval import METRIC_NAMES, evaluate_coco_keypoints, format_metrics_table
 from posedy.evaluation.results import (load_keypoint_results, select_final_poses,
                                        write_keypoint_results)
+from posedy.sample_data import coco_sample_dir
 
-SAMPLE = Path(__file__).resolve().parents[3] / "shared" / "data" / "coco_sample" / "test_coco.json"
-if not SAMPLE.is_file():
-    SAMPLE = Path("/work/shared/data/coco_sample/test_coco.json")
-needs_sample = pytest.mark.skipif(not SAMPLE.is_file(), reason="COCO sample not available")
+SAMPLE = coco_sample_dir() / "test_coco.json"
+needs_sample = pytest.mark.usefixtures("coco_sample")  # skips (fails under CI) without the sample
 
 
 def test_results_file_round_trip(tmp_path):

@@ -10,11 +10,12 @@ import torch
 from posedy.config import load_experiment
 from posedy.evaluation.coco_eval import METRIC_NAMES
 from posedy.models import build_pose_model
+from posedy.sample_data import coco_sample_dir
 
 ROOT = Path(__file__).resolve().parents[2]
-SAMPLE_DIR = Path("/work/shared/data/coco_sample")
+SAMPLE_DIR = coco_sample_dir()
 SAMPLE = SAMPLE_DIR / "test_coco.json"
-needs_sample = pytest.mark.skipif(not SAMPLE.is_file(), reason="COCO sample not available")
+needs_sample = pytest.mark.usefixtures("coco_sample")  # skips (fails under CI) without the sample
 
 _spec = importlib.util.spec_from_file_location("posedy_tools_test", ROOT / "tools" / "test.py")
 test_tool = importlib.util.module_from_spec(_spec)

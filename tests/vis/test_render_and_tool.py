@@ -6,13 +6,14 @@ import cv2
 import numpy as np
 import pytest
 
+from posedy.sample_data import coco_sample_dir
 from posedy.vis.render import (GT_BOX_COLOR, compare_with_ground_truth, draw_ground_truth, draw_predictions,
                                group_results_by_image)
 
 ROOT = Path(__file__).resolve().parents[2]
-SAMPLE_DIR = Path("/work/shared/data/coco_sample")
+SAMPLE_DIR = coco_sample_dir()
 SAMPLE = SAMPLE_DIR / "test_coco.json"
-needs_sample = pytest.mark.skipif(not SAMPLE.is_file(), reason="COCO sample not available")
+needs_sample = pytest.mark.usefixtures("coco_sample")  # skips (fails under CI) without the sample
 
 _spec = importlib.util.spec_from_file_location("posedy_tools_visualize", ROOT / "tools" / "visualize.py")
 visualize = importlib.util.module_from_spec(_spec)
