@@ -6,10 +6,13 @@ Example: python tools/make_synthetic_coco.py --out data/synthetic --seed 0
 import argparse
 import sys
 import time
+from pathlib import Path
 
 from posedy.data.synthetic import SyntheticSpec, make_synthetic_coco
+from posedy.errors import tool_main
 
 
+@tool_main
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", required=True, help="output folder (COCO layout is written inside)")
@@ -18,6 +21,8 @@ def main(argv=None) -> int:
     parser.add_argument("--val-images", type=int, default=SyntheticSpec.val_images)
     parser.add_argument("--width", type=int, default=SyntheticSpec.image_size[0])
     parser.add_argument("--height", type=int, default=SyntheticSpec.image_size[1])
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace a dataset already in --out (without it an existing one is refused)")
     args = parser.parse_args(argv)
     if args.train_images < 0 or args.val_images < 0:
         print("error: --train-images and --val-images must be >= 0", file=sys.stderr)
@@ -25,6 +30,12 @@ def main(argv=None) -> int:
     if args.width < 64 or args.height < 64:
         print("error: --width and --height must be at least 64", file=sys.stderr)
         return 2
+    existing = sorted(Path(args.out).glob("annotations/*.json"))
+    if existing and not args.overwrite:
+        print(f"error: {args.out}: already holds a dataset ({existing[0].name}"
+              f"{f' and {len(existing) - 1} more' if len(existing) > 1 else ''}); use another --out "
+              f"or pass --overwrite to replace it", file=sys.stderr)
+        return 1
     spec = SyntheticSpec(train_images=args.train_images, val_images=args.val_images,
                          image_size=(args.width, args.height))
     start = time.perf_counter()

@@ -93,8 +93,8 @@ def validate_coco_keypoints(data, path, num_joints: int = NUM_COCO_KEYPOINTS, *,
         if not isinstance(img["file_name"], str) or not img["file_name"]:
             raise DataError(f"{path}: image id {img['id']} has file_name {img['file_name']!r}, expected a string")
         width, height = img["width"], img["height"]
-        if not (_is_number(width) and _is_number(height) and math.isfinite(width) and math.isfinite(height)) \
-                or width <= 0 or height <= 0:
+        # COCO sizes are whole pixels; a fractional or non-finite one is a damaged file.
+        if not (_is_id(width) and _is_id(height)) or width <= 0 or height <= 0:
             raise DataError(f"{path}: image id {img['id']} has invalid size {width!r}x{height!r}")
         if width * height > MAX_IMAGE_PIXELS:
             raise DataError(f"{path}: image id {img['id']} is {width}x{height} pixels, over the limit of "
@@ -115,9 +115,11 @@ def validate_coco_keypoints(data, path, num_joints: int = NUM_COCO_KEYPOINTS, *,
         if ann_id in ann_ids:
             raise DataError(f"{path}: annotation id {ann_id} is used twice")
         ann_ids.add(ann_id)
-        for key in ("area", "num_keypoints", "iscrowd"):
-            if key in ann and not (_is_number(ann[key]) and math.isfinite(ann[key]) and ann[key] >= 0):
-                raise DataError(f"{path}: annotation id {ann_id} has {key} {ann[key]!r}, expected a number >= 0")
+        if "area" in ann and not (_is_number(ann["area"]) and math.isfinite(ann["area"]) and ann["area"] >= 0):
+            raise DataError(f"{path}: annotation id {ann_id} has area {ann['area']!r}, expected a number >= 0")
+        for key in ("num_keypoints", "iscrowd"):
+            if key in ann and not (_is_id(ann[key]) and ann[key] >= 0):
+                raise DataError(f"{path}: annotation id {ann_id} has {key} {ann[key]!r}, expected an integer >= 0")
         if ann["image_id"] not in image_ids:
             raise DataError(f"{path}: annotation id {ann_id} refers to unknown image id {ann['image_id']}")
         if ann["category_id"] != PERSON_CATEGORY_ID:
