@@ -10,11 +10,24 @@ import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import math
+
 import yaml
+
+from posedy.safe_load import InputFormatError, parse_yaml
 
 
 class ConfigError(ValueError):
     """A configuration problem; the message names the file (when known) and the dotted key."""
+
+
+# Bounds on sizes a config sets, far above any paper setting, so that a typo fails at load
+# instead of allocating until the machine kills the process.
+MAX_INT = 2**53
+MAX_NUM_KERNELS = 64
+MAX_SIDE = 4096
+MAX_BATCH_SIZE = 65536
+MAX_NUM_JOINTS = 1000
 
 
 BACKBONES = ("mobilenet_v2", "mobilenet_v3_small", "resnet18", "resnet10")
@@ -43,8 +56,7 @@ class BackboneConfig:
             raise ConfigError(f"{path}.width_mult: {self.name} supports only 1.0, got {self.width_mult}")
         if not 0.0 < self.depth_mult <= 1.0:
             raise ConfigError(f"{path}.depth_mult: must be in (0, 1], got {self.depth_mult}")
-        if self.num_kernels < 1:
-            raise ConfigError(f"{path}.num_kernels: must be >= 1, got {self.num_kernels}")
+        _in_range(f"{path}.num_kernels", self.num_kernels, 1, MAX_NUM_KERNELS)
         for pos in self.dynamic_positions:
             _choice(f"{path}.dynamic_positions", pos, ("expand", "depthwise", "project"))
         # Settings that only one architecture has must not be silently ignored by the others.
@@ -77,8 +89,7 @@ class HeadConfig:
         if self.name == "deconv" and self.dynamic:
             raise ConfigError(f"{path}.dynamic: the deconv (Type-A) head is static only (the paper makes only "
                               f"the backbone dynamic for Type-A); use upsample_bneck for a dynamic head")
-        if self.num_kernels < 1:
-            raise ConfigError(f"{path}.num_kernels: must be >= 1, got {self.num_kernels}")
+        _in_range(f"{path}.num_kernels", self.num_kernels, 1, MAX_NUM_KERNELS)
         if not 0.0 < self.width_mult <= 1.0:
             raise ConfigError(f"{path}.width_mult: must be in (0, 1], got {self.width_mult}")
         if self.name != "upsample_bneck" and self.width_mult != 1.0:
@@ -99,8 +110,7 @@ class ModelConfig:
     def validate(self, path: str) -> None:
         self.backbone.validate(f"{path}.backbone")
         self.head.validate(f"{path}.head")
-        if self.num_joints < 1:
-            raise ConfigError(f"{path}.num_joints: must be >= 1, got {self.num_joints}")
+        _in_range(f"{path}.num_joints", self.num_joints, 1, MAX_NUM_JOINTS)
         if self.temperature <= 0:
             raise ConfigError(f"{path}.temperature: must be positive, got {self.temperature}")
         _choice(f"{path}.attention", self.attention, ("softmax", "sigmoid"))
@@ -139,12 +149,17 @@ class DataConfig:
     num_workers: int = -1
     persistent_workers: bool = True
     skip_corrupt_images: bool = False
+    # An annotation's file_name must stay inside its image folder (no absolute path, no "..")
+    # unless this is set, e.g. for a dataset whose file names point into a shared store.
+    allow_outside_image_paths: bool = False
 
     def validate(self, path: str) -> None:
         for key in ("image_size", "heatmap_size"):
             size = getattr(self, key)
-            if len(size) != 2 or any((not isinstance(v, int)) or v <= 0 for v in size):
+            if len(size) != 2 or any((not isinstance(v, int)) or isinstance(v, bool) or v <= 0 for v in size):
                 raise ConfigError(f"{path}.{key}: must be two positive integers (w, h), got {list(size)}")
+            if max(size) > MAX_SIDE:
+                raise ConfigError(f"{path}.{key}: sides must be <= {MAX_SIDE}, got {list(size)}")
         if self.image_size[0] * self.heatmap_size[1] != self.image_size[1] * self.heatmap_size[0]:
             raise ConfigError(f"{path}.heatmap_size: {list(self.heatmap_size)} does not have the aspect "
                               f"ratio of image_size {list(self.image_size)}")
@@ -204,15 +219,22 @@ class TrainConfig:
     max_iters_per_epoch: int = 0
 
     def validate(self, path: str) -> None:
-        for key in ("epochs", "batch_size"):
-            if getattr(self, key) < 1:
-                raise ConfigError(f"{path}.{key}: must be >= 1, got {getattr(self, key)}")
+        _in_range(f"{path}.epochs", self.epochs, 1, 100_000)
+        _in_range(f"{path}.batch_size", self.batch_size, 1, MAX_BATCH_SIZE)
+        _in_range(f"{path}.seed", self.seed, 0, 2**32 - 1)
         _choice(f"{path}.optimizer", self.optimizer, ("adam", "adamw", "sgd"))
         _choice(f"{path}.tau_schedule", self.tau_schedule, ("constant", "linear"))
         if self.lr <= 0:
             raise ConfigError(f"{path}.lr: must be positive, got {self.lr}")
+        if not all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in self.lr_steps):
+            raise ConfigError(f"{path}.lr_steps: must be epoch numbers (integers >= 0), got {list(self.lr_steps)}")
         if list(self.lr_steps) != sorted(self.lr_steps):
             raise ConfigError(f"{path}.lr_steps: must be increasing, got {list(self.lr_steps)}")
+        if self.lr_factor <= 0:
+            raise ConfigError(f"{path}.lr_factor: must be positive, got {self.lr_factor}")
+        for key in ("weight_decay", "momentum", "tau_anneal_epochs"):
+            if getattr(self, key) < 0:
+                raise ConfigError(f"{path}.{key}: must be >= 0, got {getattr(self, key)}")
         if self.tau_end <= 0:
             raise ConfigError(f"{path}.tau_end: must be positive, got {self.tau_end}")
         if not 0 <= self.tau_hold_epochs < self.epochs:
@@ -244,8 +266,7 @@ class TestConfig:
     nms_tie_order: str = "hrnet"
 
     def validate(self, path: str) -> None:
-        if self.batch_size < 1:
-            raise ConfigError(f"{path}.batch_size: must be >= 1, got {self.batch_size}")
+        _in_range(f"{path}.batch_size", self.batch_size, 1, MAX_BATCH_SIZE)
         _choice(f"{path}.post_process", self.post_process, ("quarter", "dark", "argmax"))
         _choice(f"{path}.nms_tie_order", self.nms_tie_order, ("hrnet", "stable"))
         for key in ("det_score_thr", "keypoint_score_thr", "oks_thr"):
@@ -278,6 +299,13 @@ class ExperimentConfig:
                               f"output {list(expected)} for image_size {list(self.data.image_size)} (stride 4)")
 
 
+def _in_range(path: str, value, lo, hi) -> None:
+    if value < lo:
+        raise ConfigError(f"{path}: must be >= {lo}, got {value}")
+    if value > hi:
+        raise ConfigError(f"{path}: must be <= {hi}, got {value}")
+
+
 def _choice(path: str, value, valid) -> None:
     if value not in valid:
         raise ConfigError(f"{path}: {value!r} is not one of {', '.join(map(str, valid))}")
@@ -294,6 +322,8 @@ def _convert(value, annotation, path: str):
     if annotation is int:
         if isinstance(value, bool) or not isinstance(value, int):
             raise ConfigError(f"{path}: expected an integer, got {type(value).__name__} {value!r}")
+        if abs(value) > MAX_INT:
+            raise ConfigError(f"{path}: {value} is out of range (|value| <= {MAX_INT})")
         return value
     if annotation is float:
         if isinstance(value, str):
@@ -304,6 +334,9 @@ def _convert(value, annotation, path: str):
                 pass
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ConfigError(f"{path}: expected a number, got {type(value).__name__} {value!r}")
+        # No setting means anything at NaN or infinity; refusing them here covers every key.
+        if not math.isfinite(value):
+            raise ConfigError(f"{path}: must be a finite number, got {value!r}")
         return float(value)
     if annotation is str:
         if not isinstance(value, str):
@@ -315,6 +348,8 @@ def _convert(value, annotation, path: str):
         for item in value:
             if isinstance(item, (dict, list)):
                 raise ConfigError(f"{path}: expected a list of scalars, got {value!r}")
+            if isinstance(item, float) and not math.isfinite(item):
+                raise ConfigError(f"{path}: must hold finite numbers, got {value!r}")
         return tuple(value)
     raise ConfigError(f"{path}: unsupported annotation {annotation!r}")
 
@@ -356,7 +391,9 @@ def parse_override(text: str):
         raise ConfigError(f"override {text!r}: expected KEY=VALUE with a dotted key")
     key, raw = text.split("=", 1)
     try:
-        value = yaml.safe_load(raw) if raw != "" else ""
+        value = parse_yaml(raw) if raw != "" else ""
+    except InputFormatError as exc:
+        raise ConfigError(f"override {text!r}: {exc}") from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"override {text!r}: value is not valid YAML ({exc.__class__.__name__})") from None
     return key.strip(), value
@@ -388,7 +425,9 @@ def load_experiment(path, overrides=()) -> ExperimentConfig:
     except (IsADirectoryError, PermissionError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: cannot read ({exc.__class__.__name__})") from None
     try:
-        data = yaml.safe_load(text)
+        data = parse_yaml(text)
+    except InputFormatError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark is not None else ""

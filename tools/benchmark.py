@@ -14,6 +14,8 @@ import sys
 
 import torch
 
+from posedy.errors import tool_main
+
 COMMANDS = {"inference": "inference", "train-step": "train_step", "data": "data", "postprocess": "postprocess"}
 
 
@@ -29,6 +31,7 @@ def machine() -> dict:
             "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")}
 
 
+@tool_main
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)

@@ -21,6 +21,7 @@ from posedy.data import DataError, build_dataset
 from posedy.data.augment import transform_keypoints
 from posedy.data.dataset import IMAGENET_MEAN, IMAGENET_STD
 from posedy.data.keypoints import COCO_FLIP_PAIRS, COCO_SKELETON
+from posedy.errors import non_negative_int, positive_int, tool_main
 
 LEFT_BGR, RIGHT_BGR, CENTRE_BGR = (0, 110, 255), (255, 140, 0), (0, 220, 0)
 
@@ -54,14 +55,15 @@ def heatmap_panel(target, size) -> np.ndarray:
     return cv2.applyColorMap(grey, cv2.COLORMAP_JET)
 
 
+@tool_main
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
     parser.add_argument("config", help="experiment YAML")
     parser.add_argument("--out", required=True, help="folder for the pictures")
-    parser.add_argument("--n", type=int, default=16, help="number of samples (default 16)")
+    parser.add_argument("--n", type=positive_int, default=16, help="number of samples (default 16)")
     parser.add_argument("--split", choices=("train", "val"), default="train")
-    parser.add_argument("--epoch", type=int, default=0, help="epoch whose random draws to show")
+    parser.add_argument("--epoch", type=non_negative_int, default=0, help="epoch whose random draws to show")
     parser.add_argument("--opts", nargs="*", default=[], metavar="KEY=VALUE",
                         help="config overrides with dotted keys, e.g. data.half_body_prob=1.0")
     args = parser.parse_args(argv)

@@ -13,8 +13,9 @@ import json
 import sys
 from pathlib import Path
 
-from posedy.config import ConfigError, load_experiment
+from posedy.config import MAX_NUM_KERNELS, ConfigError, load_experiment
 from posedy.models import build_classifier, build_pose_model, count_complexity, pose_complexity
+from posedy.errors import finite_float, positive_int, tool_main
 
 
 def parse_args(argv=None):
@@ -22,11 +23,11 @@ def parse_args(argv=None):
     parser.add_argument("experiments", nargs="*", metavar="experiment",
                         help="experiment YAML of a pose model (several: one report each)")
     parser.add_argument("--classifier", metavar="NAME", help="measure an ImageNet classifier instead")
-    parser.add_argument("--width-mult", type=float, default=1.0, help="classifier width multiplier (MobileNetV2)")
+    parser.add_argument("--width-mult", type=finite_float, default=1.0, help="classifier width multiplier (MobileNetV2)")
     kernels = parser.add_mutually_exclusive_group()
     kernels.add_argument("--num-kernels", type=int, default=4, help="K of the dynamic classifier (default 4)")
     kernels.add_argument("--static", action="store_true", help="static classifier")
-    parser.add_argument("--input-size", type=int, default=224, help="classifier input side (default 224)")
+    parser.add_argument("--input-size", type=positive_int, default=224, help="classifier input side (default 224)")
     parser.add_argument("--opts", nargs="*", default=[], metavar="KEY=VALUE",
                         help="dotted config overrides for the experiment, e.g. model.head.dynamic=false")
     output = parser.add_mutually_exclusive_group()
@@ -35,6 +36,10 @@ def parse_args(argv=None):
     args = parser.parse_args(argv)
     if bool(args.experiments) == bool(args.classifier):
         parser.error("give either experiment YAML files or --classifier NAME")
+    if args.input_size < 32:
+        parser.error(f"--input-size {args.input_size}: must be >= 32 (the classifiers' stride)")
+    if args.num_kernels > MAX_NUM_KERNELS:
+        parser.error(f"--num-kernels {args.num_kernels}: must be <= {MAX_NUM_KERNELS}")
     return args
 
 
@@ -59,6 +64,7 @@ def report(args, name: str, result: dict) -> None:
             print(f"{part:<9} params {c['params'] / 1e6:8.3f}M  MAdds {c['madds'] / 1e6:9.1f}M")
 
 
+@tool_main
 def main(argv=None) -> int:
     args = parse_args(argv)
     for experiment in args.experiments or [None]:

@@ -21,7 +21,9 @@ echo "== complexity of every paper experiment (experiments/coco, 256x192) =="
 $PY tools/complexity.py experiments/coco/*.yaml --brief
 
 echo "== the synthetic COCO-format dataset in $DATA (generated again whenever its stamp is stale) =="
-$PY tools/make_synthetic_coco.py --out "$DATA" --seed 0 --if-stale
+# $DATA is the demo's own generated folder (git-ignored): a copy without a stamp (made by an older
+# posedy) is replaced too.
+$PY tools/make_synthetic_coco.py --out "$DATA" --seed 0 --if-stale --overwrite
 
 run_both() {  # run_both STEP COMMAND...: the command for each config at once, logs per config
   local step=$1; shift

@@ -12,12 +12,17 @@ so build it where it will run.
 import argparse
 import sys
 
+import torch
+import torch.onnx.errors
+
 from posedy.config import ConfigError, load_experiment
 from posedy.deploy import export_nchwc, export_onnx
 from posedy.engine.checkpoint import CheckpointError, load_checkpoint
 from posedy.models import build_pose_model
+from posedy.errors import one_line_message, tool_main
 
 
+@tool_main
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="tools/export_onnx.py", description=__doc__.strip().splitlines()[0])
     parser.add_argument("experiment", help="experiment YAML")
@@ -38,6 +43,11 @@ def main(argv=None) -> int:
         parser.error("--format ort-nchwc runs one image at a time: use --batch 1 or leave --batch out")
     if args.batch is None:
         args.batch = "1" if args.format == "ort-nchwc" else "dynamic"
+    from torch.onnx import _constants as onnx_constants  # the exporter's own supported range
+
+    low, high = onnx_constants.ONNX_MIN_OPSET, onnx_constants.ONNX_TORCHSCRIPT_EXPORTER_MAX_OPSET
+    if not low <= args.opset <= high:
+        parser.error(f"--opset {args.opset}: this torch exports opsets {low} to {high}")
     try:
         cfg = load_experiment(args.experiment, args.opts)
         model = build_pose_model(cfg.model)
@@ -53,6 +63,10 @@ def main(argv=None) -> int:
             path = export_onnx(model, args.out, cfg.data.image_size, batch=batch, opset=args.opset)
     except OSError as exc:
         print(f"error: {args.out}: cannot write ({exc.strerror or exc.__class__.__name__})", file=sys.stderr)
+        return 1
+    except torch.onnx.errors.OnnxExporterError as exc:
+        print(f"error: {args.out}: cannot export this model at --opset {args.opset} ({one_line_message(exc)})",
+              file=sys.stderr)
         return 1
     print(f"wrote {path} ({args.format}, batch {args.batch}, input {cfg.data.image_size[0]}x{cfg.data.image_size[1]} w x h)")
     if args.check:

@@ -35,6 +35,7 @@ from posedy.evaluation.results import write_json_atomic
 from posedy.layers import set_inspection_mode
 from posedy.models import build_pose_model
 from posedy.vis.draw import bar_chart
+from posedy.errors import tool_main
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -92,6 +93,7 @@ def _plot(stats: list, modes: dict, path: Path) -> None:
         raise OSError(f"{path}: cv2 could not write the plot")
 
 
+@tool_main
 def main(argv=None) -> int:
     args = parse_args(argv)
     overrides = list(args.opts) + ["test.use_gt_boxes=" + ("false" if args.det_boxes else "true")]

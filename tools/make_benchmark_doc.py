@@ -16,6 +16,8 @@ import json
 import sys
 from pathlib import Path
 
+from posedy.errors import tool_main
+
 BEGIN = "<!-- BEGIN generated: inference and train-step (tools/make_benchmark_doc.py) -->"
 END = "<!-- END generated: inference and train-step -->"
 
@@ -149,6 +151,7 @@ def update_document(doc: Path, section: str) -> str:
     return text.rstrip("\n") + "\n\n" + section
 
 
+@tool_main
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
     parser.add_argument("results", nargs="+", help="JSON files from tools/benchmark.py --json")

@@ -12,8 +12,10 @@ import sys
 import torch
 
 from posedy.models import paper_complexity as pc
+from posedy.errors import tool_main
 
 
+@tool_main
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--output", default="docs/complexity.md", help="where to write (default docs/complexity.md)")

@@ -18,6 +18,7 @@ import torch
 from posedy.config import ConfigError, load_experiment
 from posedy.models import build_pose_model
 from posedy.models.complexity import pose_complexity
+from posedy.errors import tool_main
 
 
 def machine_name() -> str:
@@ -46,6 +47,7 @@ def last_validation_ap(metrics_jsonl: Path):
     return ap
 
 
+@tool_main
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("work_dir", type=Path)

@@ -23,7 +23,7 @@ from posedy.config import ConfigError, config_to_dict, load_experiment
 from posedy.data import DataError, build_dataset, loader_workers
 from posedy.data.keypoints import COCO_FLIP_PAIRS
 from posedy.engine.checkpoint import CheckpointError, load_checkpoint
-from posedy.errors import one_line_message
+from posedy.errors import one_line_message, tool_main, torch_device
 from posedy.evaluation import evaluate_coco_keypoints, format_metrics_table, write_json_atomic
 from posedy.evaluation.inference import OnnxPoseRunner, evaluate_predictions, predict
 from posedy.models import build_pose_model
@@ -42,7 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--post-process", choices=("quarter", "dark", "argmax"), help="heatmap decoding")
     parser.add_argument("--work-dir", metavar="DIR", help="output folder (default work_dirs/<YAML name>/test)")
     parser.add_argument("--batch-size", type=int, metavar="B")
-    parser.add_argument("--device", help="torch device (default: cuda if available, else cpu)")
+    parser.add_argument("--device", type=torch_device, help="torch device (default: cuda if available, else cpu)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument("--opts", nargs="*", default=[], metavar="KEY=VALUE",
                         help="config overrides with dotted keys, e.g. test.oks_thr=0.8")
@@ -128,11 +128,15 @@ def evaluate_model(args) -> int:
         _prepare_work_dir(work_dir)
     except OSError as exc:
         return _error(f"{work_dir}: work dir is not writable ({exc.strerror or exc.__class__.__name__})")
-    device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    device = args.device or torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:
         if args.onnx:
             model = OnnxPoseRunner(args.onnx)
             device = torch.device("cpu")
+            fixed = model.input_size_wh()
+            if fixed is not None and tuple(fixed) != tuple(cfg.data.image_size):
+                return _error(f"{args.onnx}: takes {fixed[0]}x{fixed[1]} (w x h) crops, but the experiment's "
+                              f"data.image_size is {cfg.data.image_size[0]}x{cfg.data.image_size[1]}")
         else:
             model = build_pose_model(cfg.model)
             load_checkpoint(args.checkpoint, model)
@@ -191,6 +195,7 @@ def evaluate_model(args) -> int:
     return 0
 
 
+@tool_main
 def main(argv=None) -> int:
     args = parse_args(argv)
     return score_results(args) if args.results is not None else evaluate_model(args)

@@ -14,6 +14,7 @@ Writes one picture per image into --out. Errors are one line on stderr with a no
 """
 
 import argparse
+import math
 import sys
 from pathlib import Path
 
@@ -22,7 +23,7 @@ import numpy as np
 import torch
 
 from posedy.config import ConfigError, load_experiment
-from posedy.data.coco import load_coco, read_json
+from posedy.data.coco import load_coco, read_json, resolve_image_path
 from posedy.data.dataset import read_image
 from posedy.data.keypoints import COCO_FLIP_PAIRS
 from posedy.engine.checkpoint import CheckpointError, load_checkpoint
@@ -31,6 +32,7 @@ from posedy.evaluation.rescore import rescore
 from posedy.evaluation.results import load_keypoint_results
 from posedy.models import build_pose_model
 from posedy.vis.render import compare_with_ground_truth, draw_predictions, group_results_by_image
+from posedy.errors import finite_float, tool_main, torch_device
 
 FORMATS = ("jpg", "png")
 
@@ -40,14 +42,14 @@ def build_parser() -> argparse.ArgumentParser:
                                      formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
     parser.add_argument("config", nargs="?", help="experiment YAML (mode b)")
     parser.add_argument("--out", required=True, metavar="DIR", help="output folder")
-    parser.add_argument("--thr", type=float, default=0.3, help="hide joints scoring below this (default 0.3)")
+    parser.add_argument("--thr", type=finite_float, default=0.3, help="hide joints scoring below this (default 0.3)")
     parser.add_argument("--format", choices=FORMATS, default="jpg", help="picture format (default jpg)")
     a = parser.add_argument_group("mode a: a results file")
     a.add_argument("--results", metavar="FILE", help="COCO keypoint results JSON")
     a.add_argument("--ann", metavar="FILE", help="annotation file of the results' images")
     a.add_argument("--images", metavar="DIR", help="folder of the images")
     a.add_argument("--with-gt", action="store_true", help="draw the ground truth beside the predictions")
-    a.add_argument("--min-score", type=float, default=0.2, help="skip instances scoring below this (default 0.2)")
+    a.add_argument("--min-score", type=finite_float, default=0.2, help="skip instances scoring below this (default 0.2)")
     a.add_argument("--max-images", type=int, default=0, help="at most this many images (0: all)")
     b = parser.add_argument_group("mode b: a checkpoint on an image")
     b.add_argument("--checkpoint", metavar="CKPT")
@@ -57,9 +59,9 @@ def build_parser() -> argparse.ArgumentParser:
     boxes.add_argument("--det-boxes", metavar="FILE",
                        help="detections (COCO results format) of the image: its image_id is the "
                             "number in its file name, or the only image id in the file")
-    b.add_argument("--det-thr", type=float, default=0.5, help="detection score threshold (default 0.5)")
+    b.add_argument("--det-thr", type=finite_float, default=0.5, help="detection score threshold (default 0.5)")
     b.add_argument("--no-flip", action="store_true")
-    b.add_argument("--device", default="cpu")
+    b.add_argument("--device", type=torch_device, default="cpu")
     b.add_argument("--opts", nargs="*", default=[], metavar="KEY=VALUE")
     return parser
 
@@ -81,8 +83,8 @@ def parse_args(argv=None) -> argparse.Namespace:
                 box = [float(v) for v in args.box.split(",")]
             except ValueError:
                 box = []
-            if len(box) != 4 or box[2] <= 0 or box[3] <= 0:
-                parser.error(f"--box {args.box!r}: expected X,Y,W,H with positive W and H")
+            if len(box) != 4 or not all(math.isfinite(v) for v in box) or box[2] <= 0 or box[3] <= 0:
+                parser.error(f"--box {args.box!r}: expected X,Y,W,H, finite, with positive W and H")
             args.box = box
     if args.max_images < 0:
         parser.error("--max-images must be >= 0")
@@ -119,7 +121,10 @@ def visualize_results(args) -> int:
     written = 0
     for image_id in image_ids:
         info = coco.imgs[image_id]
-        path = Path(args.images) / info["file_name"]
+        try:
+            path = resolve_image_path(args.images, info["file_name"], args.ann, image_id)
+        except ValueError as exc:
+            return _error(str(exc))
         image = read_image(path)
         if image is None:
             return _error(f"{path}: missing or not a decodable image")
@@ -195,6 +200,7 @@ def visualize_checkpoint(args) -> int:
     return 0
 
 
+@tool_main
 def main(argv=None) -> int:
     args = parse_args(argv)
     return visualize_results(args) if args.results is not None else visualize_checkpoint(args)

@@ -24,8 +24,13 @@ from pycocotools.coco import COCO
 from posedy.data.geometry import box_to_center_scale
 from posedy.data.keypoints import NUM_COCO_KEYPOINTS
 from posedy.data.records import PersonRecord
+from posedy.safe_load import InputFormatError, parse_json_bytes
 
 PERSON_CATEGORY_ID = 1
+# Decoding is refused above this many pixels (checked against the annotation's width and
+# height before decoding, and by OpenCV itself on the file's header): 2^27 is 11585^2, far
+# above any photograph COCO holds, while a 30000x30000 PNG of under 1 MB would take 2.7 GB.
+MAX_IMAGE_PIXELS = 2**27
 
 
 class DataError(ValueError):
@@ -37,7 +42,9 @@ def read_json(path):
     path = Path(path)
     try:
         with open(path, "rb") as f:
-            return json.load(f)
+            return parse_json_bytes(f.read())
+    except InputFormatError as exc:
+        raise DataError(f"{path}: {exc}") from None
     except FileNotFoundError:
         raise DataError(f"{path}: no such file") from None
     except (IsADirectoryError, PermissionError) as exc:
@@ -52,8 +59,13 @@ def _is_number(value) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-def validate_coco_keypoints(data, path, num_joints: int = NUM_COCO_KEYPOINTS) -> None:
+def validate_coco_keypoints(data, path, num_joints: int = NUM_COCO_KEYPOINTS, *,
+                            for_evaluation: bool = False) -> None:
     """Check the parts of a COCO person-keypoints file that the pipeline relies on.
+
+    Ids are integers and unique, sizes finite and within ``MAX_IMAGE_PIXELS``, file names
+    strings; ``for_evaluation`` also requires what COCOeval reads (``area``, and a
+    ``num_keypoints`` that counts the labelled joints).
 
     Raises:
         DataError: naming ``path`` and the first problem found.
@@ -78,16 +90,40 @@ def validate_coco_keypoints(data, path, num_joints: int = NUM_COCO_KEYPOINTS) ->
     for i, img in enumerate(data["images"]):
         if not isinstance(img, dict) or not {"id", "file_name", "width", "height"} <= img.keys():
             raise DataError(f"{path}: images[{i}] lacks one of id, file_name, width, height")
-        if not (_is_number(img["width"]) and _is_number(img["height"])) or img["width"] <= 0 or img["height"] <= 0:
-            raise DataError(f"{path}: image id {img['id']} has invalid size {img['width']}x{img['height']}")
+        if not _is_id(img["id"]):
+            raise DataError(f"{path}: images[{i}] has id {img['id']!r}, expected an integer")
+        if img["id"] in image_ids:
+            raise DataError(f"{path}: image id {img['id']} is listed twice in 'images'")
+        if not isinstance(img["file_name"], str) or not img["file_name"]:
+            raise DataError(f"{path}: image id {img['id']} has file_name {img['file_name']!r}, expected a string")
+        width, height = img["width"], img["height"]
+        # COCO sizes are whole pixels; a fractional or non-finite one is a damaged file.
+        if not (_is_id(width) and _is_id(height)) or width <= 0 or height <= 0:
+            raise DataError(f"{path}: image id {img['id']} has invalid size {width!r}x{height!r}")
+        if width * height > MAX_IMAGE_PIXELS:
+            raise DataError(f"{path}: image id {img['id']} is {width}x{height} pixels, over the limit of "
+                            f"{MAX_IMAGE_PIXELS} (posedy.data.coco.MAX_IMAGE_PIXELS)")
         image_ids.add(img["id"])
+    ann_ids = set()
     for i, ann in enumerate(data["annotations"]):
         if not isinstance(ann, dict):
             raise DataError(f"{path}: annotations[{i}] is not an object")
         ann_id = ann.get("id", f"#{i}")
-        for key in ("image_id", "category_id", "bbox"):
+        for key in ("id", "image_id", "category_id", "bbox"):
             if key not in ann:
-                raise DataError(f"{path}: annotation id {ann_id} has no '{key}'")
+                raise DataError(f"{path}: annotation {ann_id} has no '{key}'"
+                                if key == "id" else f"{path}: annotation id {ann_id} has no '{key}'")
+        for key in ("id", "image_id", "category_id"):
+            if not _is_id(ann[key]):
+                raise DataError(f"{path}: annotation id {ann_id!r} has {key} {ann[key]!r}, expected an integer")
+        if ann_id in ann_ids:
+            raise DataError(f"{path}: annotation id {ann_id} is used twice")
+        ann_ids.add(ann_id)
+        if "area" in ann and not (_is_number(ann["area"]) and math.isfinite(ann["area"]) and ann["area"] >= 0):
+            raise DataError(f"{path}: annotation id {ann_id} has area {ann['area']!r}, expected a number >= 0")
+        for key in ("num_keypoints", "iscrowd"):
+            if key in ann and not (_is_id(ann[key]) and ann[key] >= 0):
+                raise DataError(f"{path}: annotation id {ann_id} has {key} {ann[key]!r}, expected an integer >= 0")
         if ann["image_id"] not in image_ids:
             raise DataError(f"{path}: annotation id {ann_id} refers to unknown image id {ann['image_id']}")
         if ann["category_id"] != PERSON_CATEGORY_ID:
@@ -111,16 +147,31 @@ def validate_coco_keypoints(data, path, num_joints: int = NUM_COCO_KEYPOINTS) ->
             raise DataError(f"{path}: annotation id {ann_id} has a malformed bbox {box!r} (expected [x, y, w, h])")
         if box[2] < 0 or box[3] < 0:
             raise DataError(f"{path}: annotation id {ann_id} has a negative bbox size {box!r}")
+        if for_evaluation:
+            # COCOeval reads both and weighs the instance by them; without them it fails only
+            # after a whole epoch of training, and a wrong num_keypoints silently scores AP -1.
+            for key in ("area", "num_keypoints"):
+                if key not in ann:
+                    raise DataError(f"{path}: annotation id {ann_id} has no '{key}' (COCO evaluation needs it)")
+            labelled = int((np.asarray(kps, dtype=np.float64)[2::3] > 0).sum())
+            if ann["num_keypoints"] != labelled:
+                raise DataError(f"{path}: annotation id {ann_id} has num_keypoints {ann['num_keypoints']} "
+                                f"but {labelled} labelled joints")
 
 
-def load_coco(ann_file, num_joints: int = NUM_COCO_KEYPOINTS) -> COCO:
-    """Read and validate a ``person_keypoints_*.json`` file into a pycocotools ``COCO``.
+def _is_id(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def load_coco(ann_file, num_joints: int = NUM_COCO_KEYPOINTS, *, for_evaluation: bool = False) -> COCO:
+    """Read and validate a ``person_keypoints_*.json`` file into a pycocotools ``COCO``
+    (``for_evaluation``: see ``validate_coco_keypoints``).
 
     Raises:
         DataError: the file is missing, not JSON, or not a usable COCO keypoints file.
     """
     data = read_json(ann_file)
-    validate_coco_keypoints(data, ann_file, num_joints)
+    validate_coco_keypoints(data, ann_file, num_joints, for_evaluation=for_evaluation)
     coco = COCO()
     coco.dataset = data
     # pycocotools prints progress lines; keep library output quiet.
@@ -172,11 +223,29 @@ def clip_box(box, width: float, height: float):
     return np.array([x1, y1, x2 - x1, y2 - y1], dtype=np.float32)
 
 
-def _image_path(coco: COCO, image_id, image_dir, source, checked: dict) -> str:
-    """Path of an image, checked to exist once per image."""
+def resolve_image_path(image_dir, file_name: str, source, image_id, *, allow_outside: bool = False) -> str:
+    """``image_dir / file_name``, refused (DataError) when it leaves ``image_dir``.
+
+    An absolute ``file_name`` or one that climbs out with ``..`` (after resolving symbolic
+    links) would let an annotation file make the pipeline read, and the tools draw, any file
+    on the machine; ``allow_outside`` (``data.allow_outside_image_paths``) permits it.
+    """
+    path = os.path.join(str(image_dir), file_name)
+    if not allow_outside:
+        root = os.path.realpath(str(image_dir))
+        if os.path.isabs(file_name) or os.path.commonpath([root, os.path.realpath(path)]) != root:
+            raise DataError(f"{source}: image id {image_id} has file_name {file_name!r}, which is outside "
+                            f"the image folder {image_dir} (set data.allow_outside_image_paths to allow it)")
+    return path
+
+
+def _image_path(coco: COCO, image_id, image_dir, source, checked: dict, allow_outside: bool = False,
+                check: bool = True) -> str:
+    """Path of an image, resolved (and checked to exist) once per image."""
     if image_id not in checked:
-        path = os.path.join(str(image_dir), coco.imgs[image_id]["file_name"])
-        if not os.path.isfile(path):
+        path = resolve_image_path(image_dir, coco.imgs[image_id]["file_name"], source, image_id,
+                                  allow_outside=allow_outside)
+        if check and not os.path.isfile(path):
             raise DataError(f"{source}: image id {image_id} is listed but {path} does not exist")
         checked[image_id] = path
     return checked[image_id]
@@ -185,7 +254,7 @@ def _image_path(coco: COCO, image_id, image_dir, source, checked: dict) -> str:
 def load_person_records(coco: COCO, image_dir, image_size, *, padding: float = 1.25,
                         ann_file=None, skip_crowd: bool = True, skip_no_keypoints: bool = True,
                         check_images: bool = True, num_joints: int = NUM_COCO_KEYPOINTS,
-                        box_rule: str = "hrnet") -> list:
+                        box_rule: str = "hrnet", allow_outside: bool = False) -> list:
     """Ground-truth people of a COCO keypoints file as records.
 
     Boxes are cleaned by ``box_rule``: ``"hrnet"`` (``clean_box_hrnet``; an annotation whose
@@ -230,8 +299,7 @@ def load_person_records(coco: COCO, image_dir, image_size, *, padding: float = 1
                 skipped["box empty or outside the image"] += 1
                 continue
             center, scale = box_to_center_scale(box, aspect, padding)
-            path = _image_path(coco, image_id, image_dir, source, checked) if check_images else \
-                os.path.join(str(image_dir), img["file_name"])
+            path = _image_path(coco, image_id, image_dir, source, checked, allow_outside, check_images)
             records.append(PersonRecord(
                 image_id=int(image_id), image_path=path, center=center, scale=scale, keypoints=kps,
                 score=1.0, area=float(ann.get("area", box[2] * box[3])), bbox=box))
@@ -243,7 +311,8 @@ def load_person_records(coco: COCO, image_dir, image_size, *, padding: float = 1
 
 def load_detection_records(det_file, coco: COCO, image_dir, score_thr: float, image_size, *,
                            padding: float = 1.25, check_images: bool = True,
-                           num_joints: int = NUM_COCO_KEYPOINTS, clip: bool = False) -> list:
+                           num_joints: int = NUM_COCO_KEYPOINTS, clip: bool = False,
+                           allow_outside: bool = False) -> list:
     """Person detection boxes (COCO results format) as records to crop at test time.
 
     The file is a list of ``{"image_id", "category_id", "bbox": [x, y, w, h], "score"}``.
@@ -268,6 +337,9 @@ def load_detection_records(det_file, coco: COCO, image_dir, score_thr: float, im
         if not isinstance(det, dict) or not {"image_id", "category_id", "bbox", "score"} <= det.keys():
             raise DataError(f"{det_file}: entry {i} lacks one of image_id, category_id, bbox, score")
         box, score = det["bbox"], det["score"]
+        for key in ("image_id", "category_id"):
+            if not _is_id(det[key]):
+                raise DataError(f"{det_file}: entry {i} has {key} {det[key]!r}, expected an integer")
         if not isinstance(box, list) or len(box) != 4 or not all(_is_number(v) for v in box):
             raise DataError(f"{det_file}: entry {i} has a malformed bbox {box!r} (expected [x, y, w, h])")
         if not all(math.isfinite(v) for v in box) or box[2] < 0 or box[3] < 0:
@@ -289,8 +361,7 @@ def load_detection_records(det_file, coco: COCO, image_dir, score_thr: float, im
             continue
         # Centre and scale from the file's values, not their float32 copy in ``bbox``.
         center, scale = box_to_center_scale(box if not clip else used, aspect, padding)
-        path = _image_path(coco, image_id, image_dir, det_file, checked) if check_images else \
-            os.path.join(str(image_dir), img["file_name"])
+        path = _image_path(coco, image_id, image_dir, det_file, checked, allow_outside, check_images)
         records.append(PersonRecord(
             image_id=int(image_id), image_path=path, center=center, scale=scale,
             keypoints=np.zeros((num_joints, 3), dtype=np.float32), score=float(score),

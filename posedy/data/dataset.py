@@ -298,15 +298,18 @@ def build_dataset(cfg, split: str, boxes: str = "gt", det_file=None) -> TopDownD
     ann_file = data.resolve(f"{split}_ann")
     image_dir = data.resolve(f"{split}_images")
     num_joints = cfg.model.num_joints
-    coco = load_coco(ann_file, num_joints)
+    # The val split is scored by COCOeval, whose fields are checked now rather than after an epoch.
+    coco = load_coco(ann_file, num_joints, for_evaluation=(split == "val"))
+    outside = data.allow_outside_image_paths
     if boxes == "gt":
         records = load_person_records(coco, image_dir, data.image_size, padding=data.box_padding,
-                                      ann_file=ann_file, num_joints=num_joints, box_rule=data.gt_box_rule)
+                                      ann_file=ann_file, num_joints=num_joints, box_rule=data.gt_box_rule,
+                                      allow_outside=outside)
     else:
         det_path = det_file if det_file is not None else data.resolve("det_file")
         records = load_detection_records(det_path, coco, image_dir, cfg.test.det_score_thr, data.image_size,
                                          padding=data.box_padding, num_joints=num_joints,
-                                         clip=cfg.test.clip_det_boxes)
+                                         clip=cfg.test.clip_det_boxes, allow_outside=outside)
     return TopDownDataset(
         records, data.image_size, data.heatmap_size, data.sigma, train=(split == "train"),
         scale_factor=data.scale_factor, rotation_factor=data.rotation_factor,

@@ -7,8 +7,10 @@ then ``os.replace``s it over the old file; a crash at any point leaves either th
 checkpoint or the new one, never a torn file.
 """
 
+import errno
 import os
 import pickle
+import shutil
 import random
 import tempfile
 import zipfile
@@ -50,7 +52,10 @@ def save_checkpoint(state: dict, path, *, before_replace: Optional[Callable[[Pat
     tmp = Path(tmp_name)
     try:
         with os.fdopen(fd, "wb") as handle:
-            torch.save(state, handle)
+            try:
+                torch.save(state, handle)
+            except RuntimeError as exc:
+                raise _write_error(exc, path) from None
             handle.flush()
             os.fsync(handle.fileno())
         if before_replace is not None:
@@ -61,6 +66,20 @@ def save_checkpoint(state: dict, path, *, before_replace: Optional[Callable[[Pat
         raise
     _fsync_dir(path.parent)
     return path
+
+
+def _write_error(exc: RuntimeError, path: Path) -> OSError:
+    """torch.save reports a failed write as a RuntimeError ("unexpected pos ..."); say what it was."""
+    cause = exc.__cause__ or exc.__context__
+    if isinstance(cause, OSError) and cause.errno is not None:
+        return OSError(cause.errno, os.strerror(cause.errno), str(path))
+    try:
+        free = shutil.disk_usage(path.parent).free
+    except OSError:
+        free = None
+    if free is not None and free < 64 * 2**20:
+        return OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
+    return OSError(errno.EIO, f"cannot write the checkpoint ({_first_line(exc)})", str(path))
 
 
 def _fsync_dir(folder: Path) -> None:
@@ -138,6 +157,7 @@ def load_checkpoint(path, model: Optional[nn.Module] = None, optimizer=None, sch
     ckpt["model"] = _strip_prefix(ckpt["model"], "module.")
     if model is not None:
         check_state_dict(path, unwrap_model(model), ckpt["model"])
+        check_finite(path, ckpt["model"])
         unwrap_model(model).load_state_dict(ckpt["model"])
     for name, target in (("optimizer", optimizer), ("scheduler", scheduler)):
         if target is None:
@@ -184,6 +204,13 @@ def check_state_dict(path, model: nn.Module, state: dict) -> None:
             parts.append(f"{len(keys)} {label}: {shown}{more}")
     if parts:
         raise CheckpointError(f"{path}: does not match the model (another architecture?); " + "; ".join(parts))
+
+
+def check_finite(path, state: dict) -> None:
+    """Raise CheckpointError naming the first floating tensor of ``state`` that holds NaN or inf."""
+    for key, value in state.items():
+        if isinstance(value, torch.Tensor) and value.is_floating_point() and not bool(torch.isfinite(value).all()):
+            raise CheckpointError(f"{path}: {key} holds NaN or infinite values (a diverged or damaged checkpoint)")
 
 
 def capture_rng_state() -> dict:

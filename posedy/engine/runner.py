@@ -14,14 +14,87 @@ import numpy as np
 import torch
 from torch import nn
 
-from posedy.config import ConfigError, config_to_dict
+from posedy.config import ConfigError, config_from_dict, config_to_dict
 from posedy.data.dataset import loader_workers
 
-from .checkpoint import unwrap_model
+from .checkpoint import CheckpointError, load_checkpoint, unwrap_model
 from .distributed import DistInfo, EpochSampler, cleanup_distributed, init_distributed
 from .loss import JointsMSELoss
 from .schedule import build_lr_scheduler, build_optimizer, build_temperature_schedule
 from .trainer import Trainer, TrainHooks, check_work_dir, resolve_resume
+from .workdir import check_fresh_start, work_dir_lock
+
+# Keys that say how a run proceeds, not what it computes: a resume may change them freely
+# (e.g. more epochs, other workers or logging). Any other difference needs --resume-config.
+RESUME_FREE_KEYS = ("train.epochs", "train.val_interval", "train.log_interval", "train.checkpoint_interval_iters",
+                    "data.num_workers", "data.skip_corrupt_images", "name")
+RESUME_FREE_SECTIONS = ("test.",)
+_MAX_LISTED_DIFFERENCES = 4
+
+
+def flatten_config(tree: dict, prefix: str = "") -> dict:
+    """``{"train": {"lr": 1e-3}}`` -> ``{"train.lr": 1e-3}`` (lists stay values)."""
+    out = {}
+    for key, value in (tree or {}).items():
+        dotted = f"{prefix}{key}"
+        if isinstance(value, dict):
+            out.update(flatten_config(value, dotted + "."))
+        else:
+            out[dotted] = value
+    return out
+
+
+def config_differences(current: dict, stored: dict) -> list:
+    """Dotted keys whose values differ between two plain-dict configs, ignoring the resume-free ones.
+
+    Returns:
+        ``[(key, stored value, current value)]`` sorted by key (a missing key is ``None``).
+    """
+    a, b = flatten_config(stored), flatten_config(current)
+    keys = sorted(set(a) | set(b))
+    return [(k, a.get(k), b.get(k)) for k in keys
+            if a.get(k) != b.get(k) and k not in RESUME_FREE_KEYS
+            and not any(k.startswith(s) for s in RESUME_FREE_SECTIONS)]
+
+
+def reconcile_resume_config(cfg, path, policy: str):
+    """The config a resume from ``path`` trains with.
+
+    Args:
+        cfg: the ExperimentConfig of this invocation (YAML + ``--opts``).
+        path: the checkpoint; its ``config`` entry is what it was trained with.
+        policy: ``"refuse"`` (any difference outside ``RESUME_FREE_KEYS`` is an error naming the
+            keys) or ``"checkpoint"`` (the checkpoint's values win, except the resume-free keys).
+    Raises:
+        CheckpointError: differences under ``"refuse"``, or an unusable stored config.
+    """
+    stored = load_checkpoint(path).get("config")
+    if not isinstance(stored, dict) or not stored:
+        return cfg
+    diffs = config_differences(config_to_dict(cfg), stored)
+    if not diffs:
+        return cfg
+    if policy == "refuse":
+        shown = ", ".join(f"{k} {old!r} -> {new!r}" for k, old, new in diffs[:_MAX_LISTED_DIFFERENCES])
+        more = f" and {len(diffs) - _MAX_LISTED_DIFFERENCES} more" if len(diffs) > _MAX_LISTED_DIFFERENCES else ""
+        raise CheckpointError(f"{path}: was trained with another config ({shown}{more}); resume with the "
+                              f"checkpoint's values (--resume-config checkpoint) or start a new --work-dir")
+    merged = dict(flatten_config(stored))
+    current = flatten_config(config_to_dict(cfg))
+    for key, value in current.items():
+        if key in RESUME_FREE_KEYS or any(key.startswith(s) for s in RESUME_FREE_SECTIONS):
+            merged[key] = value
+    tree = {}
+    for key, value in merged.items():
+        node = tree
+        *parents, leaf = key.split(".")
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = value
+    try:
+        return config_from_dict(tree)
+    except ConfigError as exc:
+        raise CheckpointError(f"{path}: its stored config is not valid here ({exc})") from None
 
 
 def seed_everything(seed: int) -> None:
@@ -77,6 +150,9 @@ def build_trainer(cfg, work_dir, *, device: torch.device, dist: DistInfo, model:
         model = nn.parallel.DistributedDataParallel(
             model, device_ids=[device.index] if device.type == "cuda" else None)
     batch_size = per_process_batch(cfg.train.batch_size, dist.world_size)
+    if len(train_set) < cfg.train.batch_size:
+        raise ConfigError(f"train.batch_size: {cfg.train.batch_size} images per step (all processes together) "
+                          f"is more than the {len(train_set)} training samples; an epoch would have no batch")
     sampler = EpochSampler(len(train_set), batch_size, cfg.train.seed, dist.rank, dist.world_size,
                            shuffle=True, max_batches=cfg.train.max_iters_per_epoch)
     tau_schedule = build_temperature_schedule(cfg, sampler.batches_per_epoch)
@@ -92,7 +168,8 @@ def build_trainer(cfg, work_dir, *, device: torch.device, dist: DistInfo, model:
 
 def run_training(cfg, work_dir, *, resume: Optional[str] = None, hooks: Optional[TrainHooks] = None,
                  build_model: Optional[Callable] = None, build_train_set: Optional[Callable] = None,
-                 build_validate: Optional[Callable] = None) -> dict:
+                 build_validate: Optional[Callable] = None, overwrite: bool = False,
+                 resume_config: str = "refuse") -> dict:
     """Train ``cfg`` in ``work_dir``; the process group comes from the environment (torchrun).
 
     Args:
@@ -100,13 +177,17 @@ def run_training(cfg, work_dir, *, resume: Optional[str] = None, hooks: Optional
         work_dir: created if needed; must be writable.
         resume: None (fresh start), ``"auto"`` (``work_dir/last.pth`` when present) or a path.
         hooks: fault-injection callbacks, see ``TrainHooks``.
+        overwrite: a fresh run may replace the checkpoints of an earlier one (see
+            ``posedy.engine.workdir``); without it such a work dir is refused.
+        resume_config: ``"refuse"`` or ``"checkpoint"``, see ``reconcile_resume_config``.
         build_model, build_train_set, build_validate: ``cfg -> model``, ``cfg -> dataset`` and
             ``(cfg, device, work_dir) -> validate callable``; default to posedy's builders.
     Returns:
         The summary of ``Trainer.fit`` plus ``"resumed_from"``, ``"model"`` and ``"is_main"``
         (False on ranks other than 0).
     Raises:
-        OSError (unwritable work dir), CheckpointError, TrainingError, ConfigError.
+        OSError (unwritable work dir), WorkDirError (another run holds it, or a fresh run
+        into a used one), CheckpointError, TrainingError, ConfigError.
     """
     if build_model is None:
         from posedy.models import build_pose_model
@@ -128,25 +209,39 @@ def run_training(cfg, work_dir, *, resume: Optional[str] = None, hooks: Optional
         work_dir = Path(work_dir)
         if dist.is_main:
             check_work_dir(work_dir)
-        resume_path = resolve_resume(resume, work_dir)
-        configure_determinism(device, cfg.train.deterministic)
-        seed_everything(cfg.train.seed)
-        model = build_model(cfg)
-        train_set = build_train_set(cfg)
-        validate = build_validate(cfg, device, work_dir) if dist.is_main else None
-        trainer = build_trainer(cfg, work_dir, device=device, dist=dist, model=model, train_set=train_set,
-                                validate=validate, hooks=hooks)
-        if resume_path is not None:
-            trainer.resume(resume_path)
-            if dist.is_main:
-                print(f"resuming from {resume_path}: epoch {trainer.epoch + 1}, iteration "
-                      f"{trainer.iter_in_epoch + 1} (step {trainer.step})", file=sys.stderr)
-        elif resume == "auto" and dist.is_main:
-            print(f"no {work_dir / 'last.pth'} yet; starting from scratch", file=sys.stderr)
-        summary = trainer.fit()
-        summary["resumed_from"] = str(resume_path) if resume_path is not None else None
-        summary["is_main"] = dist.is_main
-        summary["model"] = unwrap_model(trainer.model)
-        return summary
+        with work_dir_lock(work_dir, enabled=dist.is_main):
+            return _run_locked(cfg, work_dir, device, dist, resume, hooks, build_model, build_train_set,
+                               build_validate, overwrite, resume_config)
     finally:
         cleanup_distributed()
+
+
+def _run_locked(cfg, work_dir, device, dist, resume, hooks, build_model, build_train_set, build_validate,
+                overwrite, resume_config) -> dict:
+    resume_path = resolve_resume(resume, work_dir)
+    replaced = check_fresh_start(work_dir, overwrite=overwrite) if resume_path is None and dist.is_main else []
+    if resume_path is not None:
+        cfg = reconcile_resume_config(cfg, resume_path, resume_config)
+    configure_determinism(device, cfg.train.deterministic)
+    seed_everything(cfg.train.seed)
+    model = build_model(cfg)
+    train_set = build_train_set(cfg)
+    validate = build_validate(cfg, device, work_dir) if dist.is_main else None
+    trainer = build_trainer(cfg, work_dir, device=device, dist=dist, model=model, train_set=train_set,
+                            validate=validate, hooks=hooks)
+    # Only now that every input has been read and checked do the old run's checkpoints go.
+    for path in replaced:
+        path.unlink(missing_ok=True)
+        print(f"--overwrite: removed {path} of the earlier training", file=sys.stderr)
+    if resume_path is not None:
+        trainer.resume(resume_path)
+        if dist.is_main:
+            print(f"resuming from {resume_path}: epoch {trainer.epoch + 1}, iteration "
+                  f"{trainer.iter_in_epoch + 1} (step {trainer.step})", file=sys.stderr)
+    elif resume == "auto" and dist.is_main:
+        print(f"no {work_dir / 'last.pth'} yet; starting from scratch", file=sys.stderr)
+    summary = trainer.fit()
+    summary["resumed_from"] = str(resume_path) if resume_path is not None else None
+    summary["is_main"] = dist.is_main
+    summary["model"] = unwrap_model(trainer.model)
+    return summary

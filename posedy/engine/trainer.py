@@ -25,6 +25,7 @@ import torch
 from torch import nn
 
 from posedy.data.dataset import worker_init
+from posedy.errors import Interrupted
 from posedy.layers import get_temperature, set_temperature
 
 from .checkpoint import (CheckpointError, capture_rng_state, load_checkpoint, remove_stale_temporaries,
@@ -131,6 +132,10 @@ class Trainer:
         self.epoch_loss_sum = 0.0
         self.epoch_loss_count = 0
         self.last_loss = None
+        # The epoch's checkpoint is saved before its validation; set until validation is done,
+        # so that a run stopped during validation validates that epoch again on resume.
+        self.validation_pending = False
+        self.saved_progress = None
 
     @property
     def step(self) -> int:
@@ -167,6 +172,7 @@ class Trainer:
             "best_epoch": self.best_epoch,
             "epoch_loss_sum": self.epoch_loss_sum,
             "epoch_loss_count": self.epoch_loss_count,
+            "validation_pending": self.validation_pending,
         }
 
     def save(self, path: Path) -> None:
@@ -176,6 +182,8 @@ class Trainer:
         hook = self.hooks.before_checkpoint_replace
         save_checkpoint(self.state_dict(), path,
                         before_replace=(lambda tmp: hook(path, tmp)) if hook is not None else None)
+        if path == self.last_path:
+            self.saved_progress = (self.epoch, self.iter_in_epoch)
 
     def resume(self, path) -> None:
         """Restore everything from a checkpoint written by ``state_dict``.
@@ -188,6 +196,7 @@ class Trainer:
         for key in ("epoch", "iter_in_epoch", "iters_per_epoch", "rng"):
             if key not in ckpt:
                 raise CheckpointError(f"{path}: has no '{key}' entry; it is not a training checkpoint")
+        _check_progress(path, ckpt, self.iters_per_epoch)
         layout = (ckpt["iters_per_epoch"], ckpt.get("batch_size"), ckpt.get("world_size"))
         here = (self.iters_per_epoch, self.batch_size, self.dist.world_size)
         if ckpt["iter_in_epoch"] and layout != here:
@@ -195,13 +204,18 @@ class Trainer:
                                   f"{layout}, this run has {here}; resume needs the same layout")
         if self.amp and ckpt.get("scaler"):
             self.scaler.load_state_dict(ckpt["scaler"])
-        restore_rng_state(ckpt["rng"])
+        try:
+            restore_rng_state(ckpt["rng"])
+        except (KeyError, TypeError, ValueError, IndexError, AttributeError, RuntimeError) as exc:
+            raise CheckpointError(f"{path}: its 'rng' entry is malformed ({exc.__class__.__name__}: "
+                                  f"{str(exc).splitlines()[0] if str(exc) else ''})") from None
         self.epoch = int(ckpt["epoch"])
         self.iter_in_epoch = int(ckpt["iter_in_epoch"])
         self.best_ap = ckpt.get("best_ap")
         self.best_epoch = ckpt.get("best_epoch")
         self.epoch_loss_sum = float(ckpt.get("epoch_loss_sum", 0.0))
         self.epoch_loss_count = int(ckpt.get("epoch_loss_count", 0))
+        self.validation_pending = bool(ckpt.get("validation_pending", False))
         self.logger.log({"type": "resume", "step": self.step, "epoch": self.epoch + 1,
                          "iter": self.iter_in_epoch, "checkpoint": str(path)})
 
@@ -220,9 +234,14 @@ class Trainer:
                          "iters_per_epoch": self.iters_per_epoch, "world_size": self.dist.world_size,
                          "batch_size": self.batch_size})
         try:
+            if self.validation_pending:
+                self._validate(self.epoch - 1)
+                barrier(self.dist)
             while self.epoch < self.epochs:
                 self._train_epoch()
                 self._end_epoch()
+        except KeyboardInterrupt:
+            raise Interrupted(self._kept_message()) from None
         finally:
             self._persistent_loader = None  # its workers exit with it
             self.logger.close()
@@ -319,6 +338,16 @@ class Trainer:
                                 f"--opts train.batch_size={max(total // 2, self.dist.world_size)}") from None
         return loss_value, tau
 
+    def _kept_message(self) -> str:
+        where = f"training stopped in epoch {self.epoch + 1}"
+        if self.saved_progress is not None:
+            epoch, it = self.saved_progress
+            what = f"epoch {epoch} done" if it == 0 else f"epoch {epoch + 1}, iteration {it}"
+            return f"{where}; kept {self.last_path} ({what}), continue with --resume"
+        if self.last_path.exists():
+            return f"{where}; kept {self.last_path} as it was, continue with --resume"
+        return f"{where}; no checkpoint saved yet"
+
     def _last_good(self) -> str:
         return str(self.last_path) if self.last_path.exists() else "none yet"
 
@@ -337,27 +366,53 @@ class Trainer:
         if self.epoch_corrupt and self.dist.is_main:
             print(f"warning: epoch {epoch + 1}: {self.epoch_corrupt} sample(s) skipped, their image could "
                   f"not be decoded (blank crop, zero target weight)", file=sys.stderr)
-        improved = False
         due = (epoch + 1) % self.val_interval == 0 or epoch + 1 == self.epochs
         if self.validation_enabled and due:
-            metrics = None
-            if self.dist.is_main:
-                metrics = self.validate(unwrap_model(self.model))
-                unwrap_model(self.model).train()
-            metrics = broadcast_object(metrics, self.dist)
-            ap = float(metrics["AP"])
-            self.logger.log({"type": "val", "step": self.step, "epoch": epoch + 1,
-                             **{k: float(v) for k, v in metrics.items() if isinstance(v, (int, float))}})
-            if self.dist.is_main:
-                print(f"epoch {epoch + 1}: AP {ap:.4f}", file=sys.stderr)
-            if self.best_ap is None or ap > self.best_ap:
-                self.best_ap, self.best_epoch, improved = ap, epoch + 1, True
-        # best.pth first: a crash between the two saves then replays this epoch from the older
-        # last.pth, whose best_ap is lower, so best.pth is rewritten with the same weights.
+            # Saved first: validation reads another input and may fail or be interrupted.
+            self.validation_pending = True
+            self.save(self.last_path)
+            self._validate(epoch)
+        else:
+            self.save(self.last_path)
+        barrier(self.dist)
+
+    def _validate(self, epoch: int) -> None:
+        """Validate the weights after ``epoch`` (counting from 0), then save best.pth and last.pth."""
+        improved = False
+        metrics = None
+        if self.dist.is_main:
+            metrics = self.validate(unwrap_model(self.model))
+            unwrap_model(self.model).train()
+        metrics = broadcast_object(metrics, self.dist)
+        ap = float(metrics["AP"])
+        self.logger.log({"type": "val", "step": self.step, "epoch": epoch + 1,
+                         **{k: float(v) for k, v in metrics.items() if isinstance(v, (int, float))}})
+        if self.dist.is_main:
+            print(f"epoch {epoch + 1}: AP {ap:.4f}", file=sys.stderr)
+        if self.best_ap is None or ap > self.best_ap:
+            self.best_ap, self.best_epoch, improved = ap, epoch + 1, True
+        self.validation_pending = False
+        # best.pth first: a crash between the two saves leaves last.pth with validation still
+        # pending, so the resumed run validates again and rewrites best.pth with the same weights.
         if improved:
             self.save(self.best_path)
         self.save(self.last_path)
-        barrier(self.dist)
+
+
+def _check_progress(path, ckpt: dict, iters_per_epoch: int) -> None:
+    """CheckpointError unless the progress counters of ``ckpt`` are integers in range."""
+    for key in ("epoch", "iter_in_epoch"):
+        value = ckpt[key]
+        if isinstance(value, torch.Tensor) and value.numel() == 1 and not value.is_floating_point():
+            value = int(value)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise CheckpointError(f"{path}: its '{key}' entry is {value!r}, expected an integer >= 0")
+        ckpt[key] = value
+    if ckpt["iter_in_epoch"] >= max(int(ckpt.get("iters_per_epoch") or 0), 1) and ckpt["iter_in_epoch"]:
+        raise CheckpointError(f"{path}: its 'iter_in_epoch' {ckpt['iter_in_epoch']} is not below its "
+                              f"'iters_per_epoch' {ckpt.get('iters_per_epoch')!r}")
+    if not isinstance(ckpt["rng"], dict):
+        raise CheckpointError(f"{path}: its 'rng' entry is a {type(ckpt['rng']).__name__}, expected a dict")
 
 
 def resolve_resume(resume: Optional[str], work_dir) -> Optional[Path]:

@@ -9,7 +9,7 @@ import numpy as np
 from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
-from posedy.data.coco import load_coco
+from posedy.data.coco import PERSON_CATEGORY_ID, load_coco
 from posedy.evaluation.results import load_keypoint_results
 
 # Names of COCOeval.stats[0:10] for iouType="keypoints", in order.
@@ -35,7 +35,7 @@ def evaluate_coco_keypoints(ann, results, *, image_ids=None, print_table: bool =
         ValueError: one line naming the file when annotations or results are unusable
         (annotation files are read and validated by ``posedy.data.coco.load_coco``).
     """
-    coco = ann if isinstance(ann, COCO) else load_coco(ann)
+    coco = ann if isinstance(ann, COCO) else load_coco(ann, for_evaluation=True)
     if isinstance(results, (str, Path)):
         name = str(results)
         dets = load_keypoint_results(results)
@@ -47,6 +47,7 @@ def evaluate_coco_keypoints(ann, results, *, image_ids=None, print_table: bool =
         if print_table:
             print(format_metrics_table(metrics))
         return metrics
+    check_results_fit(dets, coco, name)
     known = set(coco.getImgIds())
     unknown = {d["image_id"] for d in dets} - known
     if unknown:
@@ -67,6 +68,21 @@ def evaluate_coco_keypoints(ann, results, *, image_ids=None, print_table: bool =
     if print_table:
         print(format_metrics_table(metrics, Path(name).stem if name != "results" else ""))
     return metrics
+
+
+def check_results_fit(dets, coco: COCO, name: str) -> None:
+    """ValueError (naming ``name``) when a result would be scored as a silent 0: a category other
+    than the annotation's person category, or a keypoint count other than its joint count x 3."""
+    person = coco.cats.get(PERSON_CATEGORY_ID, {})
+    expected = 3 * len(person.get("keypoints", []))
+    for i, det in enumerate(dets):
+        category = det.get("category_id", PERSON_CATEGORY_ID)
+        if category != PERSON_CATEGORY_ID:
+            raise ValueError(f"{name}: entry {i} has category_id {category!r}; keypoint results must be "
+                             f"person (category_id {PERSON_CATEGORY_ID})")
+        if expected and len(det["keypoints"]) != expected:
+            raise ValueError(f"{name}: entry {i} has {len(det['keypoints'])} keypoint values, expected "
+                             f"{expected} ({expected // 3} joints x 3)")
 
 
 def format_metrics_table(metrics: dict, name: str = "") -> str:

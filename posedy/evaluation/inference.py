@@ -166,6 +166,13 @@ class OnnxPoseRunner:
         self.input_name = model_input.name
         self.one_at_a_time = bool(model_input.shape) and model_input.shape[0] == 1
 
+    def input_size_wh(self):
+        """The crop size ``(w, h)`` the ONNX graph is fixed to, or None where it is symbolic."""
+        shape = self.session.get_inputs()[0].shape
+        if len(shape) == 4 and all(isinstance(v, int) for v in shape[2:]):
+            return int(shape[3]), int(shape[2])
+        return None
+
     def __call__(self, images: torch.Tensor) -> torch.Tensor:
         array = images.detach().cpu().numpy().astype(np.float32)
         if self.one_at_a_time:

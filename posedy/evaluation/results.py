@@ -129,4 +129,23 @@ def load_keypoint_results(path) -> list:
                 and isinstance(entry["keypoints"], list) and len(entry["keypoints"]) % 3 == 0):
             raise ValueError(f"{path}: entry {i} is not a keypoint result "
                              "(needs image_id, keypoints [x, y, s, ...], score)")
+        problem = _result_entry_problem(entry)
+        if problem:
+            raise ValueError(f"{path}: entry {i} {problem}")
     return data
+
+
+def _finite_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and bool(np.isfinite(value))
+
+
+def _result_entry_problem(entry: dict):
+    """What is wrong with the types of one keypoint result, or None."""
+    for key in ("image_id", "category_id"):
+        if key in entry and (isinstance(entry[key], bool) or not isinstance(entry[key], int)):
+            return f"has {key} {entry[key]!r}, expected an integer"
+    if not _finite_number(entry["score"]):
+        return f"has score {entry['score']!r}, expected a finite number"
+    if not all(_finite_number(v) for v in entry["keypoints"]):
+        return "has non-numeric or non-finite keypoint values"
+    return None

@@ -1,0 +1,82 @@
+"""One training per work dir: an advisory lock, and the rule for a fresh run into a used folder.
+
+The lock is ``fcntl.flock`` on ``WORK_DIR/.posedy-train.lock``: the kernel drops it when the
+process ends, however it ends, so a crashed or killed run never leaves a work dir locked.
+While it is held, nothing else trains there, so the clean-up of a killed save's temporary
+files (``remove_stale_temporaries``) can never delete a live run's file.
+
+A fresh run (no ``--resume``) into a work dir that already holds ``last.pth`` or
+``best.pth`` is refused, naming the ways on: ``--resume`` to continue it, another
+``--work-dir``, or ``--overwrite`` to start again there (the old checkpoints are then
+removed before training starts, so none of the old run's files is mistaken for the new one's).
+"""
+
+import contextlib
+import os
+from pathlib import Path
+
+try:
+    import fcntl
+except ImportError:  # not POSIX: no lock, the rest still applies
+    fcntl = None
+
+LOCK_NAME = ".posedy-train.lock"
+CHECKPOINT_NAMES = ("last.pth", "best.pth")
+
+
+class WorkDirError(ValueError):
+    """The work dir cannot be used as asked; the one-line message names it and the ways on."""
+
+
+@contextlib.contextmanager
+def work_dir_lock(work_dir, enabled: bool = True):
+    """Hold the work dir's training lock for the ``with`` block.
+
+    Raises:
+        WorkDirError: another live process holds it (its pid is named when known).
+    """
+    if not enabled or fcntl is None:
+        yield
+        return
+    path = Path(work_dir) / LOCK_NAME
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 32, 0).decode(errors="replace").strip()
+            raise WorkDirError(f"{work_dir}: another training{f' (pid {holder})' if holder else ''} is running "
+                               f"in this work dir; wait for it to end or use another --work-dir") from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        try:
+            yield
+        finally:
+            os.ftruncate(fd, 0)
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
+
+
+def existing_checkpoints(work_dir) -> list:
+    """The checkpoints of an earlier run in ``work_dir`` (``last.pth``, ``best.pth``), as paths."""
+    return [Path(work_dir) / name for name in CHECKPOINT_NAMES if (Path(work_dir) / name).exists()]
+
+
+def check_fresh_start(work_dir, *, overwrite: bool) -> list:
+    """Apply the fresh-run rule (see the module doc); call with the lock held.
+
+    Returns:
+        The checkpoints the caller is to remove once every input has been checked
+        (``overwrite``), else [].
+    Raises:
+        WorkDirError: the work dir holds checkpoints and ``overwrite`` is False.
+    """
+    found = existing_checkpoints(work_dir)
+    if not found:
+        return []
+    if not overwrite:
+        names = " and ".join(p.name for p in found)
+        raise WorkDirError(f"{work_dir}: already holds {names} of an earlier training; continue it with "
+                           f"--resume, train into another --work-dir, or start again there with --overwrite")
+    return found
