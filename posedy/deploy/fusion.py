@@ -11,14 +11,16 @@ so every kernel gets the scale and every per-kernel bias gets the shift. With si
 the weights do not sum to one and the pair is left unfused.
 """
 
+import copy
+
 import torch
 from torch import nn
 
 from posedy.layers import DynamicConv2d
 
 
-def _bn_scale_shift(bn: nn.BatchNorm2d):
-    """Per-channel (scale, shift) of an eval-mode BatchNorm: y = scale * x + shift."""
+def bn_scale_shift(bn: nn.BatchNorm2d):
+    """Per-channel (scale, shift) of an eval-mode BatchNorm: y = scale * x + shift; (C,) each."""
     var = bn.running_var
     mean = bn.running_mean
     gamma = bn.weight if bn.affine else torch.ones_like(var)
@@ -32,42 +34,35 @@ def can_fuse(conv: nn.Module, bn: nn.Module) -> bool:
     if not isinstance(bn, nn.BatchNorm2d) or not bn.track_running_stats or bn.running_mean is None:
         return False
     if isinstance(conv, DynamicConv2d):
-        return conv.attention.attention == "softmax" and conv.out_channels == bn.num_features
+        return conv.attention.sums_to_one and conv.out_channels == bn.num_features
     return (type(conv) is nn.Conv2d and conv.out_channels == bn.num_features
             and conv.padding_mode == "zeros")
 
 
 @torch.no_grad()
 def fuse_conv_bn(conv: nn.Module, bn: nn.BatchNorm2d) -> nn.Module:
-    """A new conv (same class, bias added) equal to ``bn(conv(x))`` with ``bn`` in eval mode.
+    """A copy of ``conv`` (bias added) equal to ``bn(conv(x))`` with ``bn`` in eval mode.
 
-    ``conv``: ``nn.Conv2d`` or ``DynamicConv2d`` with softmax attention (checked by ``can_fuse``).
-    The result is float32/float64 like ``conv.weight``; ``conv`` itself is left unchanged.
+    ``conv``: ``nn.Conv2d`` or ``DynamicConv2d`` with sum-to-one attention (checked by ``can_fuse``).
+    The result has the dtype and device of ``conv.weight``; ``conv`` itself is left unchanged.
     """
     if not can_fuse(conv, bn):
         raise ValueError(f"cannot fold {type(bn).__name__} into {conv!r}")
-    scale, shift = _bn_scale_shift(bn)
+    scale, shift = bn_scale_shift(bn)
     scale = scale.to(conv.weight.dtype)
     shift = shift.to(conv.weight.dtype)
-    if isinstance(conv, DynamicConv2d):
-        fused = DynamicConv2d(conv.in_channels, conv.out_channels, conv.kernel_size, conv.stride,
-                              conv.padding, conv.dilation, conv.groups, True,
-                              num_kernels=conv.num_kernels, attention=conv.attention.attention)
-        fused.attention.load_state_dict(conv.attention.state_dict())
-        fused.temperature.copy_(conv.temperature)
-        fused.mode, fused._generator = conv.mode, conv._generator
-        fused.implementation = conv.implementation
-        fused.record_attention = conv.record_attention
-        bias = conv.bias if conv.bias is not None else torch.zeros_like(fused.bias)
-        fused.weight.copy_(conv.weight * scale.reshape(1, -1, 1, 1, 1))
-        fused.bias.copy_(bias * scale + shift)
-    else:
-        fused = nn.Conv2d(conv.in_channels, conv.out_channels, conv.kernel_size, conv.stride,
-                          conv.padding, conv.dilation, conv.groups, True)
-        bias = conv.bias if conv.bias is not None else torch.zeros_like(fused.bias)
-        fused.weight.copy_(conv.weight * scale.reshape(-1, 1, 1, 1))
-        fused.bias.copy_(bias * scale + shift)
-    return fused.to(conv.weight.device).train(conv.training)
+    # A copy keeps every setting of the layer (attention, reduction, mode, implementation, ...);
+    # a generator (shuffle modes) stays shared, as an attribute of the model, not copied.
+    memo = {id(v): v for v in vars(conv).values() if isinstance(v, torch.Generator)}
+    fused = copy.deepcopy(conv, memo)
+    # Output channels: dim 0 of an nn.Conv2d weight (C_out, ...), dim 1 of a dynamic one (K, C_out, ...).
+    channel_dim = 1 if isinstance(conv, DynamicConv2d) else 0
+    shape = [1] * conv.weight.dim()
+    shape[channel_dim] = -1
+    bias = conv.bias if conv.bias is not None else conv.weight.new_zeros(conv.weight.shape[:channel_dim + 1])
+    fused.weight = nn.Parameter(conv.weight * scale.reshape(shape))
+    fused.bias = nn.Parameter(bias * scale + shift)
+    return fused
 
 
 def fuse_bn(model: nn.Module) -> int:

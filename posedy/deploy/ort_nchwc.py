@@ -39,7 +39,7 @@ from torch import nn
 
 from posedy.layers import DynamicConv2d
 
-from .fusion import prepare_for_inference
+from .fusion import bn_scale_shift, prepare_for_inference
 from .onnx_export import export_onnx, written_atomically
 
 NCHWC_DOMAIN = "com.microsoft.nchwc"
@@ -81,12 +81,7 @@ class _ChannelAffine(nn.Module):
 
     def __init__(self, bn: nn.BatchNorm2d):
         super().__init__()
-        scale = bn.running_var.add(bn.eps).rsqrt()
-        if bn.affine:
-            scale = scale * bn.weight
-        shift = -bn.running_mean * scale
-        if bn.affine:
-            shift = shift + bn.bias
+        scale, shift = bn_scale_shift(bn)
         self.register_buffer("scale", scale.detach().reshape(1, -1, 1, 1))
         self.register_buffer("shift", shift.detach().reshape(1, -1, 1, 1))
 
@@ -193,14 +188,14 @@ def _attention_nodes(edit: _GraphEditor, layer: DynamicConv2d, x: str, blocked: 
     hidden = edit.node("Relu", [hidden], f"{prefix}_relu")
     fc2_w = att.fc2.weight.detach().float().numpy()
     fc2_b = att.fc2.bias.detach().float().numpy()
-    if att.attention == "softmax":
+    # The layer's own definition (KernelAttention.from_pooled), with 1/tau folded into fc2.
+    spec = att.spec
+    if spec.divides_by_tau:
         tau = float(layer.temperature)
         fc2_w, fc2_b = fc2_w / tau, fc2_b / tau
     logits = edit.node("Gemm", [hidden, edit.const(f"{prefix}_fc2_w", fc2_w),
                                 edit.const(f"{prefix}_fc2_b", fc2_b)], f"{prefix}_fc2", transB=1)
-    if att.attention == "softmax":
-        return edit.node("Softmax", [logits], f"{prefix}_pi", axis=1)
-    return edit.node("Sigmoid", [logits], f"{prefix}_pi")
+    return edit.node(spec.onnx_op, [logits], f"{prefix}_pi", **dict(spec.onnx_attrs))
 
 
 def _aggregate_nodes(edit: _GraphEditor, layer: DynamicConv2d, pi: str, index: np.ndarray,
@@ -215,7 +210,7 @@ def _aggregate_nodes(edit: _GraphEditor, layer: DynamicConv2d, pi: str, index: n
         source = layer.weight.detach().float().reshape(k, -1).numpy()
     source = np.concatenate([source, np.zeros((k, 1), np.float32)], axis=1)  # index -1 -> 0
     stacked = source[:, index]
-    if layer.attention.attention == "softmax" and np.array_equal(stacked, np.broadcast_to(stacked[:1], stacked.shape)):
+    if layer.attention.sums_to_one and np.array_equal(stacked, np.broadcast_to(stacked[:1], stacked.shape)):
         # Equal rows mix to themselves when the weights sum to one: typically the bias of a
         # bias-free convolution after BatchNorm folding (the BatchNorm shift, the same for all K).
         return edit.const(prefix, stacked[0].reshape(shape))

@@ -12,10 +12,10 @@ from contextlib import contextmanager
 import numpy as np
 import torch
 
-from posedy.layers.dynamic_conv import DynamicConv2d, set_inspection_mode
+from posedy.layers.dynamic_conv import INSPECTION_MODES, named_dynamic_layers, set_inspection_mode
 
-# Table 3's rows, in its order.
-AGGREGATION_MODES = ("attention", "average", "max", "shuffle_kernels", "shuffle_images")
+# Table 3's rows, in its order: the layers' inspection modes (the name tools/ use).
+AGGREGATION_MODES = INSPECTION_MODES
 
 
 def attention_entropy(attention) -> np.ndarray:
@@ -29,11 +29,6 @@ def attention_entropy(attention) -> np.ndarray:
     p = np.asarray(attention, dtype=np.float64)
     logs = np.log(np.where(p > 0, p, 1.0))
     return -(p * logs).sum(axis=1)
-
-
-def named_dynamic_layers(model: torch.nn.Module) -> list:
-    """``(name, DynamicConv2d)`` pairs in definition order."""
-    return [(name, m) for name, m in model.named_modules() if isinstance(m, DynamicConv2d)]
 
 
 @contextmanager

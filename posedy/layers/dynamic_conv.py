@@ -7,13 +7,15 @@ softmax(z / tau). The aggregated kernel and bias are ``sum_k pi_k W_k`` and ``su
 """
 
 import math
+from dataclasses import dataclass
+from functools import partial
+from typing import Callable
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 INSPECTION_MODES = ("attention", "average", "max", "shuffle_kernels", "shuffle_images")
-ATTENTION_KINDS = ("softmax", "sigmoid")
 # How the per-sample kernels are applied (``DynamicConv2d.implementation``):
 #   "auto"     - pick per layer type: 1x1 dense -> "bmm", otherwise "grouped" (measured on CPU,
 #                docs/benchmarks.md); batch 1 always convolves with the one aggregated kernel.
@@ -24,15 +26,36 @@ ATTENTION_KINDS = ("softmax", "sigmoid")
 IMPLEMENTATIONS = ("auto", "bmm", "grouped", "branches")
 
 
+@dataclass(frozen=True)
+class AttentionKind:
+    """How the logits z (N, K) become kernel weights: ``function(z / tau)`` when
+    ``divides_by_tau``, else ``function(z)``. ``onnx_op`` and ``onnx_attrs`` are that last step
+    as an ONNX node, for graph builders that write the attention out node by node."""
+    function: Callable
+    divides_by_tau: bool
+    sums_to_one: bool
+    onnx_op: str
+    onnx_attrs: tuple = ()
+
+
+ATTENTION_KINDS = {
+    # The paper's softmax(z / tau).
+    "softmax": AttentionKind(partial(torch.softmax, dim=1), True, True, "Softmax", (("axis", 1),)),
+    # CondConv's per-kernel sigmoid: no temperature, no sum-to-one.
+    "sigmoid": AttentionKind(torch.sigmoid, False, False, "Sigmoid"),
+}
+
+
 def _pair(value):
     return tuple(value) if isinstance(value, (tuple, list)) else (value, value)
 
 
 def _global_average_pool(x: torch.Tensor) -> torch.Tensor:
-    """(N, C, H, W) -> (N, C) mean. Written as a sum then a scale of the small result: the
-    backward of ``sum`` is a broadcast view, while ``mean``'s backward materialises a full
-    (N, C, H, W) division before it is added to the input's gradient."""
-    return x.sum(dim=(2, 3)) * (1.0 / (x.shape[2] * x.shape[3]))
+    """(N, C, *spatial) -> (N, C) mean over every axis after the second: an (H, W) map or its
+    (H * W,) flattened view. Written as a sum then a scale of the small result: the backward of
+    ``sum`` is a broadcast view, while ``mean``'s backward materialises a full input-sized
+    division before it is added to the input's gradient."""
+    return x.sum(dim=tuple(range(2, x.dim()))) * (1.0 / math.prod(x.shape[2:]))
 
 
 class KernelAttention(nn.Module):
@@ -42,29 +65,43 @@ class KernelAttention(nn.Module):
         in_channels: C_in of the input feature map.
         num_kernels: K.
         reduction: hidden width is ``max(C_in // reduction, min_hidden)``.
+        kind: a key of ``ATTENTION_KINDS`` (``"softmax"``, ``"sigmoid"``).
     Shapes: ``x`` (N, C_in, H, W) -> (N, K) float.
     """
 
     def __init__(self, in_channels: int, num_kernels: int, reduction: int = 4,
-                 min_hidden: int = 4, attention: str = "softmax"):
+                 min_hidden: int = 4, kind: str = "softmax"):
         super().__init__()
-        if attention not in ATTENTION_KINDS:
-            raise ValueError(f"attention must be one of {ATTENTION_KINDS}, got {attention!r}")
+        if kind not in ATTENTION_KINDS:
+            raise ValueError(f"attention must be one of {tuple(ATTENTION_KINDS)}, got {kind!r}")
         hidden = max(in_channels // reduction, min_hidden)
         self.fc1 = nn.Linear(in_channels, hidden)
         self.fc2 = nn.Linear(hidden, num_kernels)
-        self.attention = attention
+        self.kind = kind
+
+    @property
+    def spec(self) -> AttentionKind:
+        return ATTENTION_KINDS[self.kind]
+
+    @property
+    def sums_to_one(self) -> bool:
+        """Whether the K weights sum to one (what exact BatchNorm folding needs)."""
+        return self.spec.sums_to_one
 
     def logits(self, pooled: torch.Tensor) -> torch.Tensor:
-        """pooled: (N, C_in) -> z: (N, K)."""
-        return self.fc2(F.relu(self.fc1(pooled)))
+        """pooled: (N, C_in) -> z: (N, K). Functional calls: no module-call overhead per layer."""
+        hidden = F.relu(F.linear(pooled, self.fc1.weight, self.fc1.bias))
+        return F.linear(hidden, self.fc2.weight, self.fc2.bias)
+
+    def from_pooled(self, pooled: torch.Tensor, temperature: torch.Tensor) -> torch.Tensor:
+        """The attention: (N, C_in) pooled input -> (N, K) kernel weights. Every path of
+        ``DynamicConv2d`` comes here; ``deploy/ort_nchwc.py`` writes the same steps as ONNX."""
+        spec = self.spec
+        z = self.logits(pooled)
+        return spec.function(z / temperature if spec.divides_by_tau else z)
 
     def forward(self, x: torch.Tensor, temperature: torch.Tensor) -> torch.Tensor:
-        pooled = _global_average_pool(x)
-        z = self.logits(pooled)
-        if self.attention == "sigmoid":
-            return torch.sigmoid(z)
-        return torch.softmax(z / temperature, dim=1)
+        return self.from_pooled(_global_average_pool(x), temperature)
 
 
 class DynamicConv2d(nn.Module):
@@ -104,13 +141,10 @@ class DynamicConv2d(nn.Module):
         self.dilation = _pair(dilation)
         self.groups = groups
         self.num_kernels = num_kernels
-        self.padding_mode = "zeros"
-        self.transposed = False
-        self.output_padding = (0, 0)
         self.weight = nn.Parameter(torch.empty(num_kernels, out_channels, in_channels // groups,
                                                *self.kernel_size))
         self.bias = nn.Parameter(torch.empty(num_kernels, out_channels)) if bias else None
-        self.attention = KernelAttention(in_channels, num_kernels, reduction, attention=attention)
+        self.attention = KernelAttention(in_channels, num_kernels, reduction, kind=attention)
         self.register_buffer("temperature", torch.tensor(float(temperature)))
         self.mode = "attention"
         self.implementation = "auto"
@@ -187,19 +221,6 @@ class DynamicConv2d(nn.Module):
             raise ValueError("implementation 'bmm' needs a 1x1 convolution with groups=1 and padding 0")
         self.implementation = implementation
 
-    def _fast_attention(self, x: torch.Tensor) -> torch.Tensor:
-        """``compute_attention`` for the plain "attention" mode without module-call overhead."""
-        return self._attention_from_pooled(_global_average_pool(x))
-
-    def _attention_from_pooled(self, pooled: torch.Tensor) -> torch.Tensor:
-        """(N, C_in) pooled input -> (N, K) attention, "attention" mode."""
-        att = self.attention
-        hidden = F.relu(F.linear(pooled, att.fc1.weight, att.fc1.bias))
-        z = F.linear(hidden, att.fc2.weight, att.fc2.bias)
-        if att.attention == "sigmoid":
-            return torch.sigmoid(z)
-        return torch.softmax(z / self.temperature, dim=1)
-
     def _pointwise_forward(self, x: torch.Tensor) -> torch.Tensor:
         """The "bmm" path with attention computed from the same (N, C, H*W) view the product reads.
 
@@ -209,7 +230,7 @@ class DynamicConv2d(nn.Module):
         """
         n, c, h, w = x.shape
         flat = x.reshape(n, c, h * w)
-        pi = self._attention_from_pooled(flat.sum(dim=2) * (1.0 / (h * w)))
+        pi = self.attention.from_pooled(_global_average_pool(flat), self.temperature)
         return self._batched_product(flat, pi, h, w)
 
     def _batched_product(self, flat: torch.Tensor, pi: torch.Tensor, h: int, w: int) -> torch.Tensor:
@@ -228,7 +249,8 @@ class DynamicConv2d(nn.Module):
             impl = self.implementation
             if (impl == "bmm" or (impl == "auto" and self.is_pointwise)) and self.stride == (1, 1):
                 return self._pointwise_forward(x)
-            pi = self._fast_attention(x)
+            # compute_attention's "attention" mode without the module call.
+            pi = self.attention.from_pooled(_global_average_pool(x), self.temperature)
         else:
             pi = self.compute_attention(x)
         return self.apply_attention(x, pi)
@@ -304,9 +326,14 @@ def _derangement(n: int, generator=None) -> torch.Tensor:
     return out
 
 
+def named_dynamic_layers(module: nn.Module):
+    """``(name, DynamicConv2d)`` pairs of ``module`` in definition order."""
+    return [(name, m) for name, m in module.named_modules() if isinstance(m, DynamicConv2d)]
+
+
 def dynamic_layers(module: nn.Module):
     """All DynamicConv2d layers of ``module`` in definition order."""
-    return [m for m in module.modules() if isinstance(m, DynamicConv2d)]
+    return [m for _, m in named_dynamic_layers(module)]
 
 
 def set_temperature(module: nn.Module, tau: float) -> int:

@@ -60,3 +60,23 @@ def test_fuse_bn_on_a_dynamic_type_b_pose_model():
         assert fuse_bn(model) == n_bn
         assert not any(isinstance(m, nn.BatchNorm2d) for m in model.modules())
         torch.testing.assert_close(model(x), expected, atol=1e-4, rtol=1e-4)
+
+
+def test_fused_dynamic_conv_keeps_every_setting_of_the_layer():
+    g = torch.Generator().manual_seed(0)
+    torch.manual_seed(0)
+    conv = DynamicConv2d(64, 8, 3, 1, 1, reduction=8, num_kernels=3, temperature=5.0)
+    conv.set_implementation("branches")
+    bn = nn.BatchNorm2d(8)
+    _randomise_bn(bn, g)
+    pair = nn.Sequential(conv, bn).eval()
+    fused = fuse_conv_bn(conv, bn).eval()
+    # Hidden width 64 / 8 = 8 (16 with the default reduction 4): the fused layer's state loads
+    # into a layer built with the same arguments.
+    assert fused.attention.fc1.out_features == conv.attention.fc1.out_features == 8
+    assert (fused.implementation, float(fused.temperature), fused.num_kernels) == ("branches", 5.0, 3)
+    fresh = DynamicConv2d(64, 8, 3, 1, 1, bias=True, reduction=8, num_kernels=3)
+    fresh.load_state_dict(fused.state_dict())
+    x = torch.randn(2, 64, 6, 5, generator=g)
+    with torch.no_grad():
+        torch.testing.assert_close(fused(x), pair(x), atol=1e-5, rtol=1e-5)

@@ -9,8 +9,11 @@ from posedy.layers import DynamicConv2d, linear_temperature, set_temperature
 
 
 def naive_dynamic_conv(layer: DynamicConv2d, x: torch.Tensor) -> torch.Tensor:
-    """Reference: aggregate each sample's kernel with a Python loop, conv one sample at a time."""
-    pi = layer.attention(x, layer.temperature)
+    """Reference: the paper's attention written out, each sample's kernel aggregated with a
+    Python loop, one convolution per sample."""
+    att = layer.attention
+    z = att.fc2(F.relu(att.fc1(x.mean(dim=(2, 3)))))
+    pi = torch.sigmoid(z) if att.kind == "sigmoid" else torch.softmax(z / layer.temperature, dim=1)
     outs = []
     for i in range(x.shape[0]):
         w = sum(pi[i, k] * layer.weight[k] for k in range(layer.num_kernels))
@@ -29,15 +32,19 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize("case,batch", list(itertools.product(CASES, [1, 3])))
-def test_matches_naive_reference_forward_and_backward(case, batch):
+# (attention, tau): the end of the paper's annealing, its start, and CondConv's sigmoid (no tau).
+ATTENTIONS = [("softmax", 1.0), ("softmax", 30.0), ("sigmoid", 30.0)]
+
+
+@pytest.mark.parametrize("case,batch,attention", list(itertools.product(CASES, [1, 3], ATTENTIONS)))
+def test_matches_naive_reference_forward_and_backward(case, batch, attention):
     torch.manual_seed(0)
     cin, cout, k, s, p, d, g, b = case
-    layer = DynamicConv2d(cin, cout, k, s, p, d, g, b, num_kernels=4, temperature=1.0)
+    kind, tau = attention
+    layer = DynamicConv2d(cin, cout, k, s, p, d, g, b, num_kernels=4, temperature=tau, attention=kind)
     x = torch.randn(batch, cin, 9, 7, requires_grad=True)
-    ref_layer = layer
     y = layer(x)
-    y_ref = naive_dynamic_conv(ref_layer, x)
+    y_ref = naive_dynamic_conv(layer, x)
     torch.testing.assert_close(y, y_ref, atol=1e-5, rtol=1e-5)
     g_out = torch.randn_like(y)
     grads = torch.autograd.grad(y, [x] + list(layer.parameters()), g_out)

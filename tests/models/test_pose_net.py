@@ -64,7 +64,7 @@ def test_settings_reach_the_layers():
     hd = [m for m in model.head.modules() if isinstance(m, DynamicConv2d)]
     assert {m.num_kernels for m in bb} == {3} and {m.num_kernels for m in hd} == {2}
     assert {float(m.temperature) for m in bb + hd} == {7.0}
-    assert {m.attention.attention for m in bb + hd} == {"sigmoid"}
+    assert {m.attention.kind for m in bb + hd} == {"sigmoid"}
 
 
 def test_dynamic_deconv_head_is_a_config_error():
