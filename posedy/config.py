@@ -15,6 +15,7 @@ import math
 import yaml
 
 from posedy.safe_load import InputFormatError, parse_yaml
+from posedy import architectures
 
 
 class ConfigError(ValueError):
@@ -30,9 +31,6 @@ MAX_BATCH_SIZE = 65536
 MAX_NUM_JOINTS = 1000
 
 
-BACKBONES = ("mobilenet_v2", "mobilenet_v3_small", "resnet18", "resnet10")
-HEADS = ("deconv", "upsample_bneck")
-MOBILENET_V2_WIDTHS = (1.0, 0.75, 0.5, 0.35)
 
 
 @dataclass(frozen=True)
@@ -46,30 +44,24 @@ class BackboneConfig:
     se: bool = True
     # MobileNetV2: which convolutions of each bottleneck are dynamic (Table 5: C1 expand,
     # C2 depthwise, C3 project).
-    dynamic_positions: tuple = ("expand", "depthwise", "project")
+    dynamic_positions: tuple = architectures.DYNAMIC_POSITIONS
 
     def validate(self, path: str) -> None:
-        _choice(f"{path}.name", self.name, BACKBONES)
-        if self.name == "mobilenet_v2":
-            _choice(f"{path}.width_mult", self.width_mult, MOBILENET_V2_WIDTHS)
-        elif self.width_mult != 1.0:
-            raise ConfigError(f"{path}.width_mult: {self.name} supports only 1.0, got {self.width_mult}")
+        _choice(f"{path}.name", self.name, architectures.BACKBONES)
+        widths = architectures.BACKBONES[self.name].widths
+        if widths is not None:
+            _choice(f"{path}.width_mult", self.width_mult, widths)
         if not 0.0 < self.depth_mult <= 1.0:
             raise ConfigError(f"{path}.depth_mult: must be in (0, 1], got {self.depth_mult}")
         _in_range(f"{path}.num_kernels", self.num_kernels, 1, MAX_NUM_KERNELS)
         for pos in self.dynamic_positions:
-            _choice(f"{path}.dynamic_positions", pos, ("expand", "depthwise", "project"))
-        # Settings that only one architecture has must not be silently ignored by the others.
-        if self.name != "mobilenet_v2":
-            if self.depth_mult != 1.0:
-                raise ConfigError(f"{path}.depth_mult: only mobilenet_v2 has a depth multiplier, "
-                                  f"got {self.depth_mult} for {self.name}")
-            if tuple(self.dynamic_positions) != ("expand", "depthwise", "project"):
-                raise ConfigError(f"{path}.dynamic_positions: only mobilenet_v2 has per-block positions, "
-                                  f"got {list(self.dynamic_positions)} for {self.name}")
-        if self.name != "mobilenet_v3_small" and not self.se:
-            raise ConfigError(f"{path}.se: only mobilenet_v3_small has squeeze-and-excitation to drop, "
-                              f"got se: false for {self.name}")
+            _choice(f"{path}.dynamic_positions", pos, architectures.DYNAMIC_POSITIONS)
+        _only_where_taken(path, architectures.BACKBONES, self.name, self.settings())
+
+    def settings(self) -> dict:
+        """The architecture-specific settings (``architectures.SETTINGS``) by name."""
+        return dict(width_mult=self.width_mult, depth_mult=self.depth_mult, se=self.se,
+                    dynamic_positions=tuple(self.dynamic_positions))
 
 
 @dataclass(frozen=True)
@@ -85,17 +77,18 @@ class HeadConfig:
     first_expand: bool = False
 
     def validate(self, path: str) -> None:
-        _choice(f"{path}.name", self.name, HEADS)
-        if self.name == "deconv" and self.dynamic:
-            raise ConfigError(f"{path}.dynamic: the deconv (Type-A) head is static only (the paper makes only "
-                              f"the backbone dynamic for Type-A); use upsample_bneck for a dynamic head")
+        _choice(f"{path}.name", self.name, architectures.HEADS)
+        reason = architectures.HEADS[self.name].static_reason
+        if self.dynamic and reason:
+            raise ConfigError(f"{path}.dynamic: {reason}")
         _in_range(f"{path}.num_kernels", self.num_kernels, 1, MAX_NUM_KERNELS)
         if not 0.0 < self.width_mult <= 1.0:
             raise ConfigError(f"{path}.width_mult: must be in (0, 1], got {self.width_mult}")
-        if self.name != "upsample_bneck" and self.width_mult != 1.0:
-            raise ConfigError(f"{path}.width_mult: only the upsample_bneck head takes a width multiplier")
-        if self.name != "upsample_bneck" and self.first_expand:
-            raise ConfigError(f"{path}.first_expand: only the upsample_bneck head has a first expansion")
+        _only_where_taken(path, architectures.HEADS, self.name, self.settings())
+
+    def settings(self) -> dict:
+        """The architecture-specific settings (``architectures.SETTINGS``) by name."""
+        return dict(width_mult=self.width_mult, first_expand=self.first_expand)
 
 
 @dataclass(frozen=True)
@@ -304,6 +297,14 @@ def _in_range(path: str, value, lo, hi) -> None:
         raise ConfigError(f"{path}: must be >= {lo}, got {value}")
     if value > hi:
         raise ConfigError(f"{path}: must be <= {hi}, got {value}")
+
+
+def _only_where_taken(path: str, table: dict, name: str, settings: dict) -> None:
+    """A setting that only some architectures have must not be silently ignored by the others."""
+    for key, value in architectures.unsupported_settings(table, name, settings):
+        shown = list(value) if isinstance(value, tuple) else value
+        raise ConfigError(f"{path}.{key}: only {' and '.join(architectures.owners(table, key))} has "
+                          f"{architectures.SETTINGS[key][0]}, got {shown!r} for {name}")
 
 
 def _choice(path: str, value, valid) -> None:

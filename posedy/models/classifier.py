@@ -10,10 +10,11 @@ from typing import Sequence
 
 from torch import nn
 
+from posedy import architectures
+from posedy.architectures import DYNAMIC_POSITIONS
+
 from . import backbones  # noqa: F401  (registers the backbones)
-from .backbones.mobilenet_v2 import POSITIONS
-from .pose_net import call_with_options
-from .registry import BACKBONES
+from .registry import BACKBONES, architecture_options
 
 
 @dataclass(frozen=True)
@@ -62,7 +63,7 @@ class Classifier(nn.Module):
 
 def build_classifier(name: str, num_classes: int = 1000, *, width_mult: float = 1.0, dynamic: bool = True,
                      num_kernels: int = 4, depth_mult: float = 1.0, se: bool = True,
-                     dynamic_positions: Sequence[str] = POSITIONS, temperature: float = 30.0,
+                     dynamic_positions: Sequence[str] = DYNAMIC_POSITIONS, temperature: float = 30.0,
                      attention: str = "softmax") -> Classifier:
     """(DY-)classifier ``name`` (one of ``mobilenet_v2``, ``mobilenet_v3_small``, ``resnet18``,
     ``resnet10``). ``width_mult``, ``depth_mult`` and ``dynamic_positions`` apply to MobileNetV2,
@@ -74,9 +75,8 @@ def build_classifier(name: str, num_classes: int = 1000, *, width_mult: float = 
     """
     if name not in CLASSIFIER_HEADS:
         raise KeyError(f"unknown classifier {name!r}; available: {', '.join(sorted(CLASSIFIER_HEADS))}")
-    options = dict(width_mult=width_mult, depth_mult=depth_mult, se=se, dynamic_positions=tuple(dynamic_positions))
-    defaults = dict(width_mult=1.0, depth_mult=1.0, se=True, dynamic_positions=POSITIONS)
-    common = dict(dynamic=dynamic, num_kernels=num_kernels, temperature=temperature, attention=attention)
-    backbone = call_with_options(BACKBONES.get(name), f"classifier {name}", {**common, **options},
-                                 {**common, **defaults})
+    settings = dict(width_mult=width_mult, depth_mult=depth_mult, se=se, dynamic_positions=tuple(dynamic_positions))
+    options = architecture_options(architectures.BACKBONES, f"classifier {name}", name, settings)
+    backbone = BACKBONES.get(name)(dynamic=dynamic, num_kernels=num_kernels, temperature=temperature,
+                                   attention=attention, **options)
     return Classifier(backbone, num_classes, CLASSIFIER_HEADS[name])

@@ -15,9 +15,20 @@ CASES = list(itertools.product(BACKBONES.names(), HEADS.names(), [False, True]))
 
 
 def test_registries_match_config_names():
-    from posedy.config import BACKBONES as CONFIG_BACKBONES, HEADS as CONFIG_HEADS
+    from posedy.architectures import BACKBONES as CONFIG_BACKBONES, HEADS as CONFIG_HEADS
     assert BACKBONES.names() == sorted(CONFIG_BACKBONES)
     assert HEADS.names() == sorted(CONFIG_HEADS)
+
+
+def test_every_builder_takes_the_settings_its_table_row_names():
+    import inspect
+
+    from posedy import architectures
+    for registry, table in ((BACKBONES, architectures.BACKBONES), (HEADS, architectures.HEADS)):
+        for name, arch in table.items():
+            accepted = set(inspect.signature(registry.get(name)).parameters)
+            assert set(arch.settings) <= accepted, name
+            assert not (set(architectures.SETTINGS) - set(arch.settings)) & accepted, name
 
 
 @pytest.mark.parametrize("backbone,head,dynamic", CASES)

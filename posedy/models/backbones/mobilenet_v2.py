@@ -22,6 +22,7 @@ from typing import Callable, Sequence
 
 from torch import nn
 
+from posedy.architectures import DYNAMIC_POSITIONS
 from posedy.layers import create_conv2d
 
 from ..blocks import ConvNormAct, init_mobilenet_weights, make_divisible
@@ -50,7 +51,6 @@ STAGES = (
 )
 STEM_CHANNELS = 32
 LAST_CHANNELS = 1280
-POSITIONS = ("expand", "depthwise", "project")
 
 
 def scale_depth(num_blocks: int, depth_mult: float) -> int:
@@ -81,9 +81,9 @@ class InvertedResidual(nn.Module):
                  conv_layer: Callable = create_conv2d, norm_layer: Callable = nn.BatchNorm2d,
                  activation_layer: Callable = partial(nn.ReLU6, inplace=True)):
         super().__init__()
-        unknown = set(dynamic_positions) - set(POSITIONS)
+        unknown = set(dynamic_positions) - set(DYNAMIC_POSITIONS)
         if unknown:
-            raise ValueError(f"dynamic_positions: unknown {sorted(unknown)}; valid: {', '.join(POSITIONS)}")
+            raise ValueError(f"dynamic_positions: unknown {sorted(unknown)}; valid: {', '.join(DYNAMIC_POSITIONS)}")
         if stride not in (1, 2):
             raise ValueError(f"stride must be 1 or 2, got {stride}")
         self.use_shortcut = stride == 1 and in_channels == out_channels
@@ -154,7 +154,7 @@ class MobileNetV2(nn.Module):
 
 @BACKBONES.register("mobilenet_v2")
 def mobilenet_v2(*, width_mult: float = 1.0, depth_mult: float = 1.0, dynamic: bool = False,
-                 num_kernels: int = 4, dynamic_positions: Sequence[str] = POSITIONS,
+                 num_kernels: int = 4, dynamic_positions: Sequence[str] = DYNAMIC_POSITIONS,
                  temperature: float = 30.0, attention: str = "softmax") -> MobileNetV2:
     """(DY-)MobileNetV2 backbone; ``dynamic_positions`` only matters when ``dynamic``."""
     conv = partial(create_conv2d, num_kernels=num_kernels, temperature=temperature, attention=attention)

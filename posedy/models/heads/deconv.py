@@ -11,6 +11,8 @@ from typing import Callable, Sequence
 
 from torch import nn
 
+from posedy import architectures
+
 from ..registry import HEADS
 
 
@@ -72,6 +74,5 @@ def deconv(in_channels: int, num_joints: int = 17, *, dynamic: bool = False, num
            temperature: float = 30.0, attention: str = "softmax") -> DeconvHead:
     """Type-A head; static only (``dynamic=True`` is an error)."""
     if dynamic:
-        raise ValueError("the deconv (Type-A) head is static only: the paper makes only the backbone dynamic "
-                         "for Type-A; use the upsample_bneck (Type-B) head for a dynamic head")
+        raise ValueError(architectures.HEADS["deconv"].static_reason)
     return DeconvHead(in_channels, num_joints)

@@ -20,9 +20,10 @@ from typing import Callable, Sequence
 
 from torch import nn
 
+from posedy.architectures import DYNAMIC_POSITIONS
 from posedy.layers import create_conv2d
 
-from ..backbones.mobilenet_v2 import POSITIONS, InvertedResidual
+from ..backbones.mobilenet_v2 import InvertedResidual
 from ..blocks import init_mobilenet_weights, make_divisible
 from ..registry import HEADS
 
@@ -63,7 +64,7 @@ class UpsampleBneckHead(nn.Module):
                  norm_layer: Callable = nn.BatchNorm2d):
         super().__init__()
         self.in_channels = in_channels
-        positions = POSITIONS if dynamic else ()
+        positions = DYNAMIC_POSITIONS if dynamic else ()
         layers = []
         for s, stage in enumerate(stages):
             layers.append(nn.Upsample(scale_factor=2, mode="bilinear", align_corners=False))
