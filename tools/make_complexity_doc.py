@@ -13,6 +13,7 @@ import torch
 
 from posedy.models import paper_complexity as pc
 from posedy.errors import tool_main
+from posedy.reports.complexity_doc import render_markdown
 
 
 @tool_main
@@ -26,9 +27,9 @@ def main(argv=None) -> int:
     provenance = (f"Produced {now} by `{command}` on {platform.machine()} {platform.system()} "
                   f"({os.cpu_count()} CPUs), Python {platform.python_version()}, torch {torch.__version__}, "
                   "one forward pass per model with batch 1 on CPU.")
-    text = pc.render_markdown(pc.table1_rows(), pc.table8_rows(), pc.mobilenet_v2_last_conv_rows(),
-                              pc.table10_rows(), pc.type_a_alternatives(),
-                              pc.mobilenet_v2_pose_readings(), pc.ablation_rows(), provenance)
+    text = render_markdown(pc.table1_rows(), pc.table8_rows(), pc.mobilenet_v2_last_conv_rows(),
+                           pc.table10_rows(), pc.type_a_alternatives(),
+                           pc.mobilenet_v2_pose_readings(), pc.ablation_rows(), provenance)
     os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
     tmp = args.output + ".tmp"
     with open(tmp, "w") as f:

@@ -1,0 +1,1 @@
+"""Documents generated from measurements (the tools in ``tools/`` write them)."""
