@@ -12,23 +12,42 @@ def test_keep_freed_memory_is_accepted_by_glibc():
     assert allocator.keep_freed_memory() is True
 
 
-def test_every_threshold_refused_is_reported(monkeypatch):
-    class RefusingLibc:
-        def __init__(self):
-            self.calls = []
+class FakeLibc:
+    """mallopt that accepts a value up to ``limits[param]`` and remembers what is in force."""
 
-        @property
-        def mallopt(self):
-            def mallopt(param, value):
-                self.calls.append((param, value))
+    def __init__(self, limits):
+        self.limits = limits
+        self.settings = {}
+
+    @property
+    def mallopt(self):
+        def mallopt(param, value):
+            if value > self.limits.get(param, float("inf")):
                 return 0
-            return mallopt
+            self.settings[param] = value
+            return 1
+        return mallopt
 
-    libc = RefusingLibc()
+
+def _with_libc(monkeypatch, libc):
     monkeypatch.setattr(allocator.ctypes, "CDLL", lambda name: libc)
     monkeypatch.setattr(allocator.ctypes.util, "find_library", lambda name: "libc.so.6")
+
+
+def test_every_threshold_refused_is_reported(monkeypatch):
+    libc = FakeLibc({allocator.M_MMAP_THRESHOLD: 0})
+    _with_libc(monkeypatch, libc)
     assert allocator.keep_freed_memory() is False
-    assert libc.calls == [(allocator.M_MMAP_THRESHOLD, v) for v in allocator.MMAP_THRESHOLDS]
+    # Nothing is in force: no mmap threshold, and the heap is not padded or kept without one.
+    assert libc.settings == {}
+
+
+def test_an_older_glibc_gets_the_largest_threshold_it_accepts(monkeypatch):
+    libc = FakeLibc({allocator.M_MMAP_THRESHOLD: 32 * 2 ** 20})
+    _with_libc(monkeypatch, libc)
+    assert allocator.keep_freed_memory(trim_threshold=5 * 2 ** 20, top_pad=2 ** 20) is True
+    assert libc.settings == {allocator.M_MMAP_THRESHOLD: 32 * 2 ** 20, allocator.M_TRIM_THRESHOLD: 5 * 2 ** 20,
+                             allocator.M_TOP_PAD: 2 ** 20}
 
 
 def test_no_c_library_means_no_tuning(monkeypatch):
