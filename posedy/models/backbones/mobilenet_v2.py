@@ -30,7 +30,7 @@ from ..registry import BACKBONES
 
 
 @dataclass(frozen=True)
-class StageConfig:
+class BottleneckStage:
     """One row of the stage table: ``num_blocks`` bottlenecks, the first with ``stride``."""
     expand_ratio: int
     out_channels: int
@@ -41,13 +41,13 @@ class StageConfig:
 # MobileNetV2 paper Table 2 (t, c, n, s); the stem (conv 3x3, 32, stride 2) and the final
 # 1x1 conv to 1280 are STEM_CHANNELS and LAST_CHANNELS.
 STAGES = (
-    StageConfig(expand_ratio=1, out_channels=16, num_blocks=1, stride=1),
-    StageConfig(expand_ratio=6, out_channels=24, num_blocks=2, stride=2),
-    StageConfig(expand_ratio=6, out_channels=32, num_blocks=3, stride=2),
-    StageConfig(expand_ratio=6, out_channels=64, num_blocks=4, stride=2),
-    StageConfig(expand_ratio=6, out_channels=96, num_blocks=3, stride=1),
-    StageConfig(expand_ratio=6, out_channels=160, num_blocks=3, stride=2),
-    StageConfig(expand_ratio=6, out_channels=320, num_blocks=1, stride=1),
+    BottleneckStage(expand_ratio=1, out_channels=16, num_blocks=1, stride=1),
+    BottleneckStage(expand_ratio=6, out_channels=24, num_blocks=2, stride=2),
+    BottleneckStage(expand_ratio=6, out_channels=32, num_blocks=3, stride=2),
+    BottleneckStage(expand_ratio=6, out_channels=64, num_blocks=4, stride=2),
+    BottleneckStage(expand_ratio=6, out_channels=96, num_blocks=3, stride=1),
+    BottleneckStage(expand_ratio=6, out_channels=160, num_blocks=3, stride=2),
+    BottleneckStage(expand_ratio=6, out_channels=320, num_blocks=1, stride=1),
 )
 STEM_CHANNELS = 32
 LAST_CHANNELS = 1280
@@ -124,7 +124,7 @@ class MobileNetV2(nn.Module):
 
     def __init__(self, width_mult: float = 1.0, depth_mult: float = 1.0, *,
                  dynamic_positions: Sequence[str] = (), dynamic_last: bool = False,
-                 stages: Sequence[StageConfig] = STAGES, conv_layer: Callable = create_conv2d,
+                 stages: Sequence[BottleneckStage] = STAGES, conv_layer: Callable = create_conv2d,
                  norm_layer: Callable = nn.BatchNorm2d):
         super().__init__()
         if width_mult <= 0 or not 0 < depth_mult <= 1:

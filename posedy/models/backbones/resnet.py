@@ -22,7 +22,7 @@ from ..registry import BACKBONES
 
 
 @dataclass(frozen=True)
-class StageConfig:
+class BasicStage:
     """One ResNet stage: ``num_blocks`` basic blocks of ``channels``, the first with ``stride``."""
     channels: int
     num_blocks: int
@@ -31,13 +31,13 @@ class StageConfig:
 
 # ResNet paper Table 1, "18-layer" column (conv2_x .. conv5_x).
 RESNET18_STAGES = (
-    StageConfig(channels=64, num_blocks=2, stride=1),
-    StageConfig(channels=128, num_blocks=2, stride=2),
-    StageConfig(channels=256, num_blocks=2, stride=2),
-    StageConfig(channels=512, num_blocks=2, stride=2),
+    BasicStage(channels=64, num_blocks=2, stride=1),
+    BasicStage(channels=128, num_blocks=2, stride=2),
+    BasicStage(channels=256, num_blocks=2, stride=2),
+    BasicStage(channels=512, num_blocks=2, stride=2),
 )
 # ResNet-10 of the DY paper (Table 8): the same stages with one basic block each.
-RESNET10_STAGES = tuple(StageConfig(s.channels, 1, s.stride) for s in RESNET18_STAGES)
+RESNET10_STAGES = tuple(BasicStage(s.channels, 1, s.stride) for s in RESNET18_STAGES)
 STEM_CHANNELS = 64
 
 
@@ -77,7 +77,7 @@ class ResNet(nn.Module):
     Shapes: (N, 3, H, W) -> (N, out_channels, H / 32, W / 32).
     """
 
-    def __init__(self, stages: Sequence[StageConfig] = RESNET18_STAGES, *, dynamic: bool = False,
+    def __init__(self, stages: Sequence[BasicStage] = RESNET18_STAGES, *, dynamic: bool = False,
                  conv_layer: Callable = create_conv2d, norm_layer: Callable = nn.BatchNorm2d):
         super().__init__()
         # The 7x7 stem stays static in DY-CNNs (Section 5.1).
