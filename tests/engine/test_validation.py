@@ -1,5 +1,7 @@
 """The training-time validator scores an oracle (heatmaps = targets) high and zeros near 0."""
 
+import dataclasses
+
 import pytest
 import torch
 
@@ -33,11 +35,14 @@ class Replay(torch.nn.Module):
         return torch.stack([next(self.heatmaps) for _ in range(images.shape[0])])
 
 
-def test_oracle_scores_near_one_and_zeros_score_zero(cfg, tmp_path):
+@pytest.mark.parametrize("encoding,min_ap", [("subpixel", 0.85), ("hrnet", 0.55)])
+def test_oracle_scores_near_one_and_zeros_score_zero(cfg, tmp_path, encoding, min_ap):
+    cfg = dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, target_encoding=encoding))
     validate = build_validator(cfg, torch.device("cpu"), tmp_path)
     dataset = build_dataset(cfg, "val")
     targets = [dataset[i]["target"] for i in range(len(dataset))]
-    # Not 1: joints are quantised to 16x8 heatmaps (4-pixel cells) before scoring.
-    assert validate(Replay(targets))["AP"] > 0.85
+    # Not 1: joints are quantised to 16x8 heatmaps (4-pixel cells) before scoring; HRNet's
+    # targets also round each joint to its cell first (up to 2 px per axis here; AP 0.63).
+    assert validate(Replay(targets))["AP"] > min_ap
     assert (tmp_path / "val_results.json").exists()
     assert validate(Replay([torch.zeros_like(t) for t in targets]))["AP"] < 0.05
