@@ -64,6 +64,11 @@ for cfg in "${CONFIGS[@]}"; do
   echo "   pictures: $OUT/$name/vis"
 done
 
+echo "== training curves (metrics.jsonl -> curves.png) =="
+for cfg in "${CONFIGS[@]}"; do
+  $PY tools/plot_curves.py "$OUT/$(basename "$cfg" .yaml)"
+done
+
 echo "== summary =="
 $PY tools/summarize_demo.py "$OUT" "${CONFIGS[@]}" --markdown "$OUT/summary.md"
 # Wall time since set-up finished (bash's SECONDS counts from the script's start; set-up is
