@@ -1,4 +1,4 @@
-"""Benchmarks: ``python tools/benchmark.py {inference,train-step,data,postprocess} [options] [--json]``.
+"""Benchmarks: ``python tools/benchmark.py {inference,train-step,data,postprocess,gpu-check} [options] [--json]``.
 
 Each sub-command runs ``posedy.bench.<name>`` (``add_arguments(parser)``, ``run(args) -> dict``).
 """
@@ -16,7 +16,8 @@ import torch
 
 from posedy.errors import tool_main
 
-COMMANDS = {"inference": "inference", "train-step": "train_step", "data": "data", "postprocess": "postprocess"}
+COMMANDS = {"inference": "inference", "train-step": "train_step", "data": "data", "postprocess": "postprocess",
+            "gpu-check": "gpu_check"}
 
 
 def machine() -> dict:

@@ -69,6 +69,11 @@ for cfg in "${CONFIGS[@]}"; do
   [ -f "$OUT/$name/inspect/attention.png" ] && echo "   attention plot: $OUT/$name/inspect/attention.png"
 done
 
+echo "== training curves (metrics.jsonl -> curves.png) =="
+for cfg in "${CONFIGS[@]}"; do
+  $PY tools/plot_curves.py "$OUT/$(basename "$cfg" .yaml)"
+done
+
 echo "== summary =="
 $PY tools/summarize_demo.py "$OUT" "${CONFIGS[@]}" --markdown "$OUT/summary.md"
 dynamic_runs=()

@@ -73,10 +73,17 @@ def _subset_first_images(dataset, max_images: int):
     return np.flatnonzero(np.isin(ids, chosen)).tolist(), chosen.tolist()
 
 
+def _layer_label(index: int, stat: dict) -> str:
+    """``"3 bb 32x24"``: the layer's index, its stage (bb = backbone, hd = head) and input size."""
+    stage = {"backbone": "bb", "head": "hd"}.get(stat["layer"].split(".")[0], stat["layer"].split(".")[0][:2])
+    size = "x".join(str(v) for v in stat["input_hw"]) if stat["input_hw"] else "?"
+    return f"{index} {stage} {size}"
+
+
 def _plot(stats: list, modes: dict, path: Path) -> None:
-    labels = [str(i) for i in range(len(stats))]
+    labels = [_layer_label(i, r) for i, r in enumerate(stats)]
     res = [f"{r['input_hw'][0]}x{r['input_hw'][1]}" if r["input_hw"] else "?" for r in stats]
-    width = max(640, 18 * len(stats) + 80)
+    width = max(640, 40 * len(stats) + 80)
     panels = [
         bar_chart([r["entropy_norm"] for r in stats], labels, size=(width, 260), value_range=(0, 1),
                   title="normalised attention entropy per dynamic layer (1 = flat, 0 = one kernel)"),
@@ -88,7 +95,8 @@ def _plot(stats: list, modes: dict, path: Path) -> None:
     if modes:
         names = list(modes)
         panels.append(bar_chart([modes[n] for n in names], names, size=(width, 260), value_range=(0, 1),
-                                color=(40, 90, 220), title="AP by kernel aggregation (Table 3)"))
+                                color=(40, 90, 220), title="AP by kernel aggregation (Table 3)",
+                                value_format="{:.3f}"))
     if not cv2.imwrite(str(path), np.concatenate(panels, axis=0)):
         raise OSError(f"{path}: cv2 could not write the plot")
 

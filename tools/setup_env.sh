@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Creates ./.venv with posedy installed in editable mode plus the dev extra, once.
-# Re-installs when setup.cfg changes (the stamp holds its checksum).
+# Re-installs when setup.cfg, setup.py or pyproject.toml change (the stamp holds their checksum).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 stamp=.venv/.posedy-setup-stamp
-want=$(sha256sum setup.cfg setup.py | sha256sum | cut -d' ' -f1)
+want=$(sha256sum setup.cfg setup.py pyproject.toml | sha256sum | cut -d' ' -f1)
 if [ -x .venv/bin/python ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
   exit 0
 fi

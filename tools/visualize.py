@@ -196,7 +196,7 @@ def visualize_checkpoint(args) -> int:
         _write(out_path, picture)
     except OSError as exc:
         return _error(f"{out_path}: cannot write ({getattr(exc, 'strerror', None) or exc})")
-    print(f"wrote {out_path} ({len(boxes)} people)")
+    print(f"wrote {out_path} ({len(boxes)} {'person' if len(boxes) == 1 else 'people'})")
     return 0
 
 

@@ -6,7 +6,9 @@ process; medians and ratios to the static model are reported:
     dynamic           ``implementation="auto"``: 1x1 -> batched matmul, others -> grouped conv.
     dynamic-grouped   every dynamic layer through the batch-as-groups convolution (reference).
 Full 256x192 steps take seconds on two cores, so repeats are few; ``--input-size`` measures
-smaller crops. ``--malloc tuned`` (the default, as ``tools/train.py``) keeps freed memory in the
+smaller crops. ``--device cuda --amp`` times the steps on a GPU under float16 autocast with a
+GradScaler (as ``train.amp``), synchronising before and after each step, and adds images/s.
+``--malloc tuned`` (the default, as ``tools/train.py``) keeps freed memory in the
 heap (``posedy.engine.allocator``); ``--malloc default`` leaves glibc as it is.
 """
 
@@ -30,6 +32,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch's default)")
     parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=VARIANTS)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--device", default="cpu", help="torch device, e.g. cuda")
+    parser.add_argument("--amp", action="store_true", help="float16 autocast + GradScaler (CUDA only)")
+    parser.add_argument("--channels-last", action="store_true", help="channels_last memory format")
     parser.add_argument("--malloc", choices=("tuned", "default"), default="tuned",
                         help="glibc malloc kept from returning freed memory (as tools/train.py) or not")
 
@@ -58,24 +63,34 @@ def run(args) -> dict:
     if args.threads:
         torch.set_num_threads(args.threads)
     w, h = args.input_size
+    device = torch.device(args.device)
+    amp = bool(args.amp) and device.type == "cuda"
+    memory_format = torch.channels_last if args.channels_last else torch.contiguous_format
     gen = torch.Generator().manual_seed(args.seed)
-    x = torch.randn(args.batch, 3, h, w, generator=gen)
-    target = torch.rand(args.batch, 17, h // 4, w // 4, generator=gen)
+    x = torch.randn(args.batch, 3, h, w, generator=gen).to(device).contiguous(memory_format=memory_format)
+    target = torch.rand(args.batch, 17, h // 4, w // 4, generator=gen).to(device)
+    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
     steps = {}
     for variant in args.variants:
-        model = _build(variant, args.width, args.seed)
+        model = _build(variant, args.width, args.seed).to(device).to(memory_format=memory_format)
         optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+        scaler = torch.amp.GradScaler("cuda", enabled=amp)
 
-        def step(model=model, optimizer=optimizer):
+        def step(model=model, optimizer=optimizer, scaler=scaler):
             optimizer.zero_grad(set_to_none=True)
-            loss = torch.nn.functional.mse_loss(model(x), target)
-            loss.backward()
-            optimizer.step()
+            with torch.autocast(device_type=device.type, dtype=torch.float16, enabled=amp):
+                output = model(x)
+            loss = torch.nn.functional.mse_loss(output.float(), target)
+            scaler.scale(loss).backward()
+            scaler.step(optimizer)
+            scaler.update()
+            sync()
         steps[variant] = step
     times = {v: [] for v in steps}
     usage = resource.getrusage(resource.RUSAGE_SELF)
     for i in range(args.warmup + args.steps):
         for variant, step in steps.items():
+            sync()
             start = time.perf_counter()
             step()
             if i >= args.warmup:
@@ -86,7 +101,10 @@ def run(args) -> dict:
     return {"benchmark": "train-step", "width": args.width, "batch": args.batch, "input_size_wh": [w, h],
             "threads": torch.get_num_threads(), "steps": args.steps, "malloc": malloc,
             "model": "Type-B MobileNetV2 (backbone and head static / dynamic K=4), Adam",
+            "device": str(device) if device.type != "cuda" else torch.cuda.get_device_name(device),
+            "amp": amp, "channels_last": bool(args.channels_last),
             "median_ms": medians, "ratio_to_static": ratios,
+            "images_per_s": {v: round(args.batch * 1e3 / ms, 1) for v, ms in medians.items()},
             # CPU seconds of the whole timed loop (all variants): page faults show up as system time.
             "cpu_s": {"user": round(after.ru_utime - usage.ru_utime, 1),
                       "system": round(after.ru_stime - usage.ru_stime, 1),

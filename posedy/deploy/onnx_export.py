@@ -70,14 +70,20 @@ def export_onnx(model: nn.Module, path, image_size_wh=(192, 256), batch="dynamic
     w, h = image_size_wh
     example = torch.zeros(2 if batch == "dynamic" else 1, 3, h, w)
     dynamic_axes = {"image": {0: "batch"}, "heatmaps": {0: "batch"}} if batch == "dynamic" else None
-    with warnings.catch_warnings(), written_atomically(path) as tmp:
-        # The TorchScript exporter announces its own deprecation; it is the one that needs no
-        # extra dependency (onnxscript) and handles these graphs.
-        warnings.simplefilter("ignore", DeprecationWarning)
-        # With batch=1 the trace keeps the single-sample branch; that is the intent.
-        warnings.simplefilter("ignore", torch.jit.TracerWarning)
-        with torch.no_grad():
-            torch.onnx.export(model, (example,), str(tmp), dynamo=False, input_names=["image"],
-                              output_names=["heatmaps"], dynamic_axes=dynamic_axes,
-                              opset_version=opset, do_constant_folding=True)
+    with written_atomically(path) as tmp:
+        torchscript_export(model, example, tmp, input_names=["image"], output_names=["heatmaps"],
+                           dynamic_axes=dynamic_axes, opset_version=opset, do_constant_folding=True)
     return path
+
+
+def torchscript_export(model: nn.Module, example: torch.Tensor, path, **options) -> None:
+    """``torch.onnx.export(..., dynamo=False)`` without its warnings: the one place posedy calls it.
+
+    The TorchScript exporter announces its own deprecation; it is the one that needs no extra
+    dependency (onnxscript, which the ``torch.export``-based exporter needs) and handles these
+    graphs. With batch 1 the trace keeps the single-sample branch, which is the intent.
+    """
+    with warnings.catch_warnings(), torch.no_grad():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        warnings.simplefilter("ignore", torch.jit.TracerWarning)
+        torch.onnx.export(model, (example,), str(path), dynamo=False, **options)

@@ -40,7 +40,7 @@ from torch import nn
 from posedy.layers import DynamicConv2d
 
 from .fusion import bn_scale_shift, prepare_for_inference
-from .onnx_export import export_onnx, written_atomically
+from .onnx_export import export_onnx, torchscript_export, written_atomically
 
 NCHWC_DOMAIN = "com.microsoft.nchwc"
 # Float32 represents every integer up to 2**24 exactly; codes must stay below it.
@@ -228,8 +228,7 @@ def nchwc_block_size():
     probe = nn.Sequential(nn.Conv2d(4, 4, 3, padding=1), nn.ReLU()).eval()
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "probe.onnx"
-        with torch.no_grad():
-            torch.onnx.export(probe, (torch.zeros(1, 4, 8, 8),), str(path), dynamo=False)
+        torchscript_export(probe, torch.zeros(1, 4, 8, 8), path)
         graph = _optimize(path, Path(tmp) / "probe_opt.onnx").graph
     inits = {i.name: i for i in graph.initializer}
     for node in graph.node:

@@ -230,6 +230,9 @@ class Trainer:
         """
         if self.dist.is_main:
             remove_stale_temporaries(self.work_dir)
+            if self.epoch >= self.epochs:
+                print(f"already finished: all {self.epochs} epochs are done in {self.work_dir}; nothing to "
+                      f"train (raise train.epochs to go on)", file=sys.stderr)
         self.logger.log({"type": "start", "step": self.step, "epoch": self.epoch + 1,
                          "iters_per_epoch": self.iters_per_epoch, "world_size": self.dist.world_size,
                          "batch_size": self.batch_size})

@@ -110,7 +110,7 @@ def side_by_side(images, gap: int = 4):
 
 
 def bar_chart(values, labels=None, *, title: str = "", size=(640, 360), value_range=None,
-              color=(200, 140, 40), errors=None):
+              color=(200, 140, 40), errors=None, value_format: str = ""):
     """A vertical bar chart drawn with OpenCV (no matplotlib needed).
 
     Args:
@@ -118,6 +118,7 @@ def bar_chart(values, labels=None, *, title: str = "", size=(640, 360), value_ra
         title: text at the top; size: ``(w, h)`` of the image.
         value_range: ``(lo, hi)`` of the y axis; default ``(min(0, min), max)``.
         errors: (B,) optional half-lengths of error bars (e.g. a standard deviation).
+        value_format: e.g. ``"{:.3f}"``: each bar's value written above it.
     Returns:
         (h, w, 3) uint8 BGR image, white background.
     """
@@ -145,6 +146,11 @@ def bar_chart(values, labels=None, *, title: str = "", size=(640, 360), value_ra
         x0 = int(left + i * slot + slot * 0.15)
         x1 = max(int(left + (i + 1) * slot - slot * 0.15), x0 + 1)
         cv2.rectangle(img, (x0, to_y(max(lo, 0.0) if lo < 0 else lo)), (x1, to_y(v)), color, -1)
+        if value_format:
+            text = value_format.format(float(v))
+            (tw, _), _ = cv2.getTextSize(text, font, 0.35, 1)
+            cv2.putText(img, text, ((x0 + x1 - tw) // 2, max(to_y(v) - 4, top + 10)), font, 0.35, (0, 0, 0),
+                        1, cv2.LINE_AA)
         if errors is not None:
             xm, err = (x0 + x1) // 2, float(errors[i])
             cv2.line(img, (xm, to_y(v - err)), (xm, to_y(v + err)), (40, 40, 40), 1)
@@ -158,4 +164,79 @@ def bar_chart(values, labels=None, *, title: str = "", size=(640, 360), value_ra
     cv2.line(img, (left, h - bottom), (w - right, h - bottom), (0, 0, 0), 1)
     if title:
         cv2.putText(img, title, (left, 18), font, 0.5, (0, 0, 0), 1, cv2.LINE_AA)
+    return img
+
+
+def line_chart(series, *, title: str = "", size=(480, 300), xlabel: str = "", log_y: bool = False,
+               empty_text: str = "no data"):
+    """Lines over a shared x axis, drawn with OpenCV (no matplotlib needed).
+
+    Args:
+        series: ``{name: (xs, ys)}``, each a sequence of numbers (None / non-finite y skipped);
+            one colour per name, with a legend in the top-right corner.
+        title: text at the top; size: ``(w, h)``; xlabel: text under the x axis.
+        log_y: logarithmic y axis (positive values only).
+        empty_text: what the panel says when no series has a point.
+    Returns:
+        (h, w, 3) uint8 BGR image, white background.
+    """
+    w, h = int(size[0]), int(size[1])
+    img = np.full((h, w, 3), 255, dtype=np.uint8)
+    left, right, top, bottom = 58, 12, 28 if title else 12, 34
+    font = cv2.FONT_HERSHEY_SIMPLEX
+    clean = {}
+    for name, (xs, ys) in series.items():
+        pts = [(float(x), float(y)) for x, y in zip(xs, ys)
+               if y is not None and np.isfinite(y) and (not log_y or y > 0)]
+        if pts:
+            clean[name] = np.asarray(pts)
+    if title:
+        cv2.putText(img, title, (left, 18), font, 0.5, (0, 0, 0), 1, cv2.LINE_AA)
+    if not clean:
+        (tw, _), _ = cv2.getTextSize(empty_text, font, 0.45, 1)
+        cv2.putText(img, empty_text, ((w - tw) // 2, h // 2), font, 0.45, (120, 120, 120), 1, cv2.LINE_AA)
+        return img
+    allpts = np.concatenate(list(clean.values()))
+    x_lo, x_hi = float(allpts[:, 0].min()), float(allpts[:, 0].max())
+    ys = np.log10(allpts[:, 1]) if log_y else allpts[:, 1]
+    y_lo, y_hi = float(ys.min()), float(ys.max())
+    if x_hi <= x_lo:
+        x_hi = x_lo + 1.0
+    if y_hi <= y_lo:
+        y_lo, y_hi = y_lo - 0.5, y_hi + 0.5
+    pad = 0.05 * (y_hi - y_lo)
+    # Non-negative quantities (AP, tau) keep their axis at or above zero.
+    y_lo, y_hi = (y_lo - pad if log_y or y_lo - pad >= 0 or y_lo < 0 else 0.0), y_hi + pad
+    plot_w, plot_h = w - left - right, h - top - bottom
+
+    def to_px(x, y):
+        y = np.log10(y) if log_y else y
+        return (int(round(left + plot_w * (x - x_lo) / (x_hi - x_lo))),
+                int(round(top + plot_h * (1.0 - (y - y_lo) / (y_hi - y_lo)))))
+
+    for tick in np.linspace(y_lo, y_hi, 5):
+        y = int(round(top + plot_h * (1.0 - (tick - y_lo) / (y_hi - y_lo))))
+        cv2.line(img, (left, y), (w - right, y), (225, 225, 225), 1)
+        label = f"{10 ** tick:.2g}" if log_y else f"{tick:.3g}"
+        cv2.putText(img, label, (2, y + 4), font, 0.33, (80, 80, 80), 1, cv2.LINE_AA)
+    for tick in np.linspace(x_lo, x_hi, 5):
+        x = int(round(left + plot_w * (tick - x_lo) / (x_hi - x_lo)))
+        cv2.putText(img, f"{tick:.4g}", (x - 10, h - bottom + 13), font, 0.33, (80, 80, 80), 1, cv2.LINE_AA)
+    if xlabel:
+        cv2.putText(img, xlabel, (left + plot_w // 2 - 20, h - 4), font, 0.38, (40, 40, 40), 1, cv2.LINE_AA)
+    colors = _palette(max(len(clean), 1), saturation=200, value=200)
+    for i, (name, pts) in enumerate(clean.items()):
+        color = tuple(int(c) for c in colors[i])
+        pixels = np.array([to_px(x, y) for x, y in pts], dtype=np.int32)
+        if len(pixels) > 1:
+            cv2.polylines(img, [pixels.reshape(-1, 1, 2)], False, color, 1, cv2.LINE_AA)
+        if len(pixels) <= 40:
+            for p in pixels:
+                cv2.circle(img, (int(p[0]), int(p[1])), 2, color, -1, cv2.LINE_AA)
+        (tw, _), _ = cv2.getTextSize(name, font, 0.38, 1)
+        ly = top + 12 + 14 * i
+        cv2.line(img, (w - right - tw - 26, ly - 4), (w - right - tw - 8, ly - 4), color, 2)
+        cv2.putText(img, name, (w - right - tw - 4, ly), font, 0.38, color, 1, cv2.LINE_AA)
+    cv2.line(img, (left, top), (left, h - bottom), (0, 0, 0), 1)
+    cv2.line(img, (left, h - bottom), (w - right, h - bottom), (0, 0, 0), 1)
     return img

@@ -131,3 +131,17 @@ def test_failed_export_keeps_the_previous_file(tmp_path, monkeypatch):
         export_onnx(nn.Sequential(nn.Conv2d(3, 4, 3, padding=1)), target, image_size_wh=(8, 8), batch=1)
     assert target.read_bytes() == b"previous export"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model.onnx"]
+
+
+def test_posedy_exports_raise_no_deprecation_warning(tmp_path):
+    """torch's exporter deprecation (and any other) is an error here for posedy's own calls."""
+    import warnings
+
+    from posedy.deploy.ort_nchwc import nchwc_block_size
+
+    net = nn.Sequential(DynamicConv2d(3, 4, 3, padding=1, num_kernels=2), nn.ReLU()).eval()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DeprecationWarning)
+        export_onnx(net, tmp_path / "net.onnx", (8, 8), batch="dynamic")
+        nchwc_block_size()
+    assert (tmp_path / "net.onnx").stat().st_size > 0

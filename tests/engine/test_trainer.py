@@ -129,11 +129,12 @@ def test_epoch_travels_with_each_index():
     assert torch.equal(item["image"], data[7]["image"]) and data.epoch == 2
 
 
-def test_resume_from_a_finished_run_does_nothing(tmp_path, reference):
+def test_resume_from_a_finished_run_does_nothing(tmp_path, reference, capsys):
     ref_work, _, ref_state = reference
     trainer = make_trainer(tmp_path, epochs=EPOCHS)
     trainer.resume(ref_work / "last.pth")
     assert trainer.fit()["step"] == 18
+    assert f"already finished: all {EPOCHS} epochs are done in {tmp_path}" in capsys.readouterr().err
     assert torch.equal(trainer.model.head.weight, ref_state["head.weight"])
 
 

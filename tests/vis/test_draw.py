@@ -36,3 +36,25 @@ def test_side_by_side_and_bar_chart_shapes():
     # The taller bar colours more pixels than the shorter one.
     bar = np.all(chart == (200, 140, 40), axis=2)
     assert bar[:, :124].sum() < bar[:, 124:].sum()
+
+
+def test_line_chart_draws_each_series_in_its_colour_and_says_when_empty():
+    import numpy as np
+
+    from posedy.vis.draw import line_chart
+
+    chart = line_chart({"a": ([0, 1, 2], [1.0, None, 3.0]), "b": ([0, 2], [2.0, float("nan")])},
+                       title="t", size=(200, 120))
+    assert chart.shape == (120, 200, 3) and chart.dtype == np.uint8
+    assert (chart != 255).any(axis=2).sum() > 200
+    empty = line_chart({"a": ([], [])}, size=(200, 120), empty_text="nothing")
+    log_empty = line_chart({"a": ([1], [-1.0])}, size=(200, 120), log_y=True, empty_text="nothing")
+    assert np.array_equal(empty, log_empty)  # non-positive values are dropped on a log axis
+
+
+def test_bar_values_are_written_above_the_bars():
+    from posedy.vis.draw import bar_chart
+
+    plain = bar_chart([0.2, 0.9], ["a", "b"], size=(200, 120), value_range=(0, 1))
+    labelled = bar_chart([0.2, 0.9], ["a", "b"], size=(200, 120), value_range=(0, 1), value_format="{:.2f}")
+    assert (plain != labelled).any()
