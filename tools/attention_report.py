@@ -16,6 +16,7 @@ import statistics
 import sys
 from pathlib import Path
 
+from posedy.errors import tool_main
 from posedy.evaluation.attention import entropy_by_resolution
 
 
@@ -93,6 +94,7 @@ def render_spread(rows: list) -> str:
     return "\n".join(lines) + "\n"
 
 
+@tool_main
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="tools/attention_report.py", description=__doc__.splitlines()[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)

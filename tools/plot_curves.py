@@ -9,10 +9,11 @@ import json
 import sys
 from pathlib import Path
 
-from posedy.errors import one_line_message
+from posedy.errors import one_line_message, tool_main
 from posedy.vis.curves import write_training_curves
 
 
+@tool_main
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
     parser.add_argument("work_dir", help="training work dir holding metrics.jsonl")
