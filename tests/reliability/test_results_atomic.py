@@ -68,7 +68,7 @@ def test_failed_write_keeps_the_old_file_and_no_temporaries(stage, target, test_
     assert _leftovers(out) == []
 
 
-def test_interrupt_during_the_results_write(test_tool, experiment, checkpoint, first_run, monkeypatch):
+def test_interrupt_during_the_results_write(test_tool, experiment, checkpoint, first_run, monkeypatch, capsys):
     """Ctrl-C (or any exception) while the JSON text is produced: old file intact, no temp file."""
     out, before = first_run
 
@@ -76,14 +76,14 @@ def test_interrupt_during_the_results_write(test_tool, experiment, checkpoint, f
         raise KeyboardInterrupt
 
     monkeypatch.setattr(results_module, "format_keypoint_results", interrupted)
-    with pytest.raises(KeyboardInterrupt):
-        _run(test_tool, experiment, checkpoint, out)
+    assert _run(test_tool, experiment, checkpoint, out) == 130  # the tools' boundary: one line, exit 130
     monkeypatch.undo()
+    assert error_line(capsys).startswith("error: interrupted; files already written are kept")
     assert (out / "results.json").read_bytes() == before["results.json"]
     assert _leftovers(out) == []
 
 
-def test_interrupt_inside_the_metrics_json_dump(test_tool, experiment, checkpoint, first_run, monkeypatch):
+def test_interrupt_inside_the_metrics_json_dump(test_tool, experiment, checkpoint, first_run, monkeypatch, capsys):
     out, before = first_run
     real_dumps = json.dumps
 
@@ -93,8 +93,8 @@ def test_interrupt_inside_the_metrics_json_dump(test_tool, experiment, checkpoin
         return real_dumps(obj, *args, **kwargs)
 
     monkeypatch.setattr(results_module.json, "dumps", dumps)
-    with pytest.raises(KeyboardInterrupt):
-        _run(test_tool, experiment, checkpoint, out)
+    assert _run(test_tool, experiment, checkpoint, out) == 130  # the tools' boundary: one line, exit 130
     monkeypatch.undo()
+    assert error_line(capsys).startswith("error: interrupted; files already written are kept")
     assert (out / "metrics.json").read_bytes() == before["metrics.json"]
     assert _leftovers(out) == []
