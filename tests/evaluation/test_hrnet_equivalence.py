@@ -18,9 +18,6 @@ from posedy.evaluation.decode import decode_to_image
 from posedy.evaluation.nms import oks_nms_grouped
 
 REFERENCE = np.load(Path(__file__).parent / "data" / "hrnet_reference.npz")
-SAMPLE = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "coco_sample"
-if not (SAMPLE / "test_coco.json").is_file():
-    SAMPLE = Path("/work/shared/data/coco_sample")
 
 
 @pytest.mark.parametrize("heatmap_size", cases.DECODE_SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
@@ -84,14 +81,13 @@ def test_boxes_equal_hrnet_on_boxes_across_the_border(tmp_path):
     _assert_boxes(det, *_hrnet_cs("synthetic", "det"))
 
 
-@pytest.mark.skipif(not (SAMPLE / "test_coco.json").is_file(), reason="COCO sample not available")
-def test_boxes_equal_hrnet_on_the_coco_sample():
-    coco = load_coco(SAMPLE / "test_coco.json")
-    _assert_boxes(load_person_records(coco, SAMPLE, (192, 256)), *_hrnet_cs("sample", "gt"))
-    det = load_detection_records(SAMPLE / "test_coco_det_AP_H_56.json", coco, SAMPLE, 0.0, (192, 256))
+def test_boxes_equal_hrnet_on_the_coco_sample(coco_sample):
+    coco = load_coco(coco_sample / "test_coco.json")
+    _assert_boxes(load_person_records(coco, coco_sample, (192, 256)), *_hrnet_cs("sample", "gt"))
+    det = load_detection_records(coco_sample / "test_coco_det_AP_H_56.json", coco, coco_sample, 0.0, (192, 256))
     _assert_boxes(det, *_hrnet_cs("sample", "det"))
     # Some of these real boxes reach past their image: clipping them would move their centres.
-    clipped = load_detection_records(SAMPLE / "test_coco_det_AP_H_56.json", coco, SAMPLE, 0.0, (192, 256),
+    clipped = load_detection_records(coco_sample / "test_coco_det_AP_H_56.json", coco, coco_sample, 0.0, (192, 256),
                                      clip=True)
     moved = np.abs(np.array([r.center for r in clipped]) - [r.center for r in det]).max(axis=1) > 0.01
     assert moved.sum() > 0
