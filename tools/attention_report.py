@@ -16,8 +16,10 @@ import statistics
 import sys
 from pathlib import Path
 
+from posedy.engine.logging import last_validation_ap
 from posedy.errors import tool_main
 from posedy.evaluation.attention import entropy_by_resolution
+from posedy.reports import publish
 
 
 def _read_json(path: Path):
@@ -27,23 +29,11 @@ def _read_json(path: Path):
         return None
 
 
-def _last_val_ap(run: Path):
-    ap = None
-    try:
-        for line in (run / "metrics.jsonl").read_text().splitlines():
-            record = json.loads(line)
-            if record.get("type") == "val" and "AP" in record:
-                ap = record["AP"]
-    except (OSError, json.JSONDecodeError):
-        return None
-    return ap
-
-
 def run_row(run: Path) -> dict:
     """The report's numbers for one run dir (missing parts are None)."""
     table3 = (_read_json(run / "inspect" / "aggregation_ap.json") or {}).get("table3") or {}
     stats = (_read_json(run / "inspect" / "attention_stats.json") or {}).get("layers")
-    return {"run": run.name, "AP": _last_val_ap(run), "table3": table3,
+    return {"run": run.name, "AP": last_validation_ap(run / "metrics.jsonl"), "table3": table3,
             "by_resolution": entropy_by_resolution(stats) if stats else []}
 
 
@@ -116,10 +106,7 @@ def main(argv=None) -> int:
     text = (args.title + "\n\n" if args.title else "") + render(rows)
     if args.spread:
         text += "\n" + render_spread(rows)
-    print(text)
-    if args.markdown:
-        args.markdown.parent.mkdir(parents=True, exist_ok=True)
-        args.markdown.write_text(text)
+    publish(text, args.markdown)
     return 0
 
 

@@ -16,9 +16,11 @@ from pathlib import Path
 import torch
 
 from posedy.config import ConfigError, load_experiment
+from posedy.engine.logging import last_validation_ap
+from posedy.errors import tool_main
 from posedy.models import build_pose_model
 from posedy.models.complexity import pose_complexity
-from posedy.errors import tool_main
+from posedy.reports import publish
 
 
 def machine_name() -> str:
@@ -32,19 +34,6 @@ def machine_name() -> str:
     except OSError:
         pass
     return f"{name}, {os.cpu_count()} cores"
-
-
-def last_validation_ap(metrics_jsonl: Path):
-    """AP of the last validation (ground-truth boxes) in a training run's metrics.jsonl, or None."""
-    ap = None
-    try:
-        for line in metrics_jsonl.read_text().splitlines():
-            record = json.loads(line)
-            if record.get("type") == "val" and "AP" in record:
-                ap = record["AP"]
-    except (OSError, json.JSONDecodeError):
-        return None
-    return ap
 
 
 @tool_main
@@ -85,10 +74,7 @@ def main(argv=None) -> int:
              "AP with ground-truth boxes is the training run's last validation, the other columns come from "
              "tools/test.py with the generated detection boxes; flip test in both.")
     text = "\n".join(lines) + "\n\n" + stamp + "\n"
-    print(text)
-    if args.markdown:
-        args.markdown.parent.mkdir(parents=True, exist_ok=True)
-        args.markdown.write_text(text)
+    publish(text, args.markdown)
     return 0
 
 

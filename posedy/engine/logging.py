@@ -79,6 +79,16 @@ def read_metrics(path, kind: str = None) -> list:
     return sorted(latest.values(), key=lambda r: (r.get("step", 0), str(r.get("type"))))
 
 
+def last_validation_ap(path):
+    """AP of the last validation in a ``metrics.jsonl`` (``read_metrics`` order), or None when
+    the file is missing or unreadable or holds no validation with an AP."""
+    try:
+        records = [r for r in read_metrics(path, "val") if "AP" in r]
+    except (OSError, ValueError):
+        return None
+    return records[-1]["AP"] if records else None
+
+
 def is_terminal(stream) -> bool:
     """True when ``stream`` is an interactive terminal (a bar can redraw itself in place)."""
     isatty = getattr(stream, "isatty", None)

@@ -1,6 +1,6 @@
 import io
 
-from posedy.engine.logging import LineProgress, epoch_progress, format_duration, is_terminal
+from posedy.engine.logging import LineProgress, epoch_progress, format_duration, is_terminal, last_validation_ap
 
 
 class FakeClock:
@@ -66,3 +66,15 @@ def test_bars_only_on_a_terminal():
     hidden.update(5)
     hidden.close()
     assert quiet.getvalue() == ""
+
+
+def test_last_validation_ap_reads_the_last_validation_of_a_metrics_file(tmp_path):
+    path = tmp_path / "metrics.jsonl"
+    assert last_validation_ap(path) is None  # missing
+    path.write_text('{"type": "val", "step": 5, "AP": 0.25}\n{"type": "train", "step": 7, "loss": 1.0}\n'
+                    '{"type": "val", "step": 10, "AP": 0.5}\n{"type": "val", "step": 10, "AP": 0.625}\n\n')
+    assert last_validation_ap(path) == 0.625  # a step repeated after a resume: its last record
+    path.write_text('{"type": "train", "step": 1, "loss": 1.0}\n')
+    assert last_validation_ap(path) is None  # no validation yet
+    path.write_text("not json\n")
+    assert last_validation_ap(path) is None
