@@ -1,11 +1,11 @@
 """The data tools run end to end (in-process through their ``main``; they only call posedy.data)."""
 
-import importlib.util
 import json
 from pathlib import Path
 
 import cv2
 import yaml
+from tool_modules import load_tool
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -16,9 +16,7 @@ class Result:
 
 
 def _run(tool, *args, capsys=None):
-    spec = importlib.util.spec_from_file_location(Path(tool).stem, ROOT / tool)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = load_tool(Path(tool).stem)
     code = module.main([str(a) for a in args])
     out = capsys.readouterr()
     return Result(code, out.out, out.err)

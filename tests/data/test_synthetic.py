@@ -8,6 +8,7 @@ from pycocotools.coco import COCO
 
 from posedy.data.keypoints import COCO_KEYPOINT_NAMES
 from posedy.data.synthetic import SyntheticSpec, make_synthetic_coco, sample_pose
+from tool_modules import load_tool
 
 
 def _quiet_coco(path):
@@ -88,13 +89,8 @@ def test_stamp_detects_a_change_of_seed_spec_or_generator_code(tmp_path, monkeyp
 
 
 def test_make_synthetic_tool_if_stale_regenerates_only_a_stale_copy(tmp_path, capsys):
-    import importlib.util
-    from pathlib import Path
     from posedy.data.synthetic import STAMP_NAME
-    tool_path = Path(__file__).resolve().parents[2] / "tools" / "make_synthetic_coco.py"
-    spec_ = importlib.util.spec_from_file_location("make_synthetic_coco_tool", tool_path)
-    tool = importlib.util.module_from_spec(spec_)
-    spec_.loader.exec_module(tool)
+    tool = load_tool("make_synthetic_coco")
     args = ["--out", str(tmp_path), "--train-images", "1", "--val-images", "1", "--if-stale"]
     assert tool.main(args) == 0 and "wrote" in capsys.readouterr().out
     assert tool.main(args) == 0 and "up to date" in capsys.readouterr().out

@@ -1,4 +1,3 @@
-import importlib.util
 import json
 from pathlib import Path
 
@@ -12,6 +11,7 @@ from posedy.evaluation.attention import (aggregation_mode, attention_entropy, at
                                          table4_patterns)
 from posedy.layers import DynamicConv2d
 from posedy.sample_data import coco_sample_dir
+from tool_modules import load_tool
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE_DIR = coco_sample_dir()
@@ -70,9 +70,7 @@ def test_recording_and_modes_on_a_tiny_network():
 
 @pytest.mark.usefixtures("coco_sample")
 def test_inspect_attention_tool_statistics_and_plot(tmp_path, capsys):
-    spec = importlib.util.spec_from_file_location("posedy_tools_inspect", ROOT / "tools" / "inspect_attention.py")
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
+    tool = load_tool("inspect_attention")
     cfg = tmp_path / "tiny.yaml"
     cfg.write_text(f"""
 name: tiny

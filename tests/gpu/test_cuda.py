@@ -5,7 +5,6 @@ CUDA against the CPU result, AMP and channels_last training steps through the Tr
 1-process NCCL DDP step with SyncBatchNorm, and tools/test.py on CUDA.
 """
 
-import importlib.util
 import itertools
 import json
 import socket
@@ -16,6 +15,7 @@ import torch
 from torch import nn
 
 from posedy.layers import DynamicConv2d
+from tool_modules import load_tool
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(),
@@ -141,9 +141,7 @@ def test_one_process_nccl_ddp_step_with_sync_bn():
 
 
 def test_test_tool_on_cuda_matches_cpu(tmp_path, coco_sample):
-    spec = importlib.util.spec_from_file_location("posedy_tools_test_gpu", ROOT / "tools" / "test.py")
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
+    tool = load_tool("test")
     cfg = tmp_path / "tiny.yaml"
     cfg.write_text(f"""
 name: tiny

@@ -4,7 +4,6 @@ check, and running a tool in-process or as a real process.
 Everything is CPU-only and seeded; the model is MobileNetV2 x0.35 on 64x64 crops.
 """
 
-import importlib.util
 import json
 import os
 import subprocess
@@ -12,6 +11,7 @@ import sys
 from pathlib import Path
 
 from posedy.data.synthetic import SyntheticSpec
+from tool_modules import load_tool  # noqa: F401  (the reliability tests import it from here)
 
 ROOT = Path(__file__).resolve().parents[2]
 TRAIN_ANN = "annotations/person_keypoints_train2017.json"
@@ -39,14 +39,6 @@ data:
 train: {{epochs: 1, batch_size: 4, val_interval: 1, log_interval: 1, max_iters_per_epoch: 2}}
 test: {{batch_size: 16}}
 """
-
-
-def load_tool(name: str):
-    """Import ``tools/<name>.py`` as a module (tools/ is not a package)."""
-    spec = importlib.util.spec_from_file_location(f"posedy_reliability_{name}", ROOT / "tools" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def write_experiment(folder: Path, root: Path, *, train_ann=TRAIN_ANN, val_ann=VAL_ANN, det_file=DET_FILE,

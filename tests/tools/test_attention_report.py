@@ -1,21 +1,16 @@
 """tools/attention_report.py: the 'Is the model dynamic?' table from run dirs."""
 
-import importlib.util
 import json
 from pathlib import Path
 
 import pytest
 
 from posedy.evaluation.attention import entropy_by_resolution
-
-TOOL = Path(__file__).resolve().parents[2] / "tools" / "attention_report.py"
+from tool_modules import load_tool
 
 
 def _tool():
-    spec = importlib.util.spec_from_file_location("attention_report_tool", TOOL)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool("attention_report")
 
 
 def _run(root: Path, name: str, ap: float, table3=None, layers=None) -> Path:

@@ -1,6 +1,5 @@
 """tools/complexity.py: JSON shape, exact counts, one-line errors (in-process, plus one real run)."""
 
-import importlib.util
 import json
 import os
 import subprocess
@@ -8,12 +7,11 @@ import sys
 from pathlib import Path
 
 import pytest
+from tool_modules import load_tool
 
 ROOT = Path(__file__).resolve().parents[2]
 EXPERIMENT = "experiments/coco/mbv2-x0.5_dy4-backbone_dy4-head_typeB_256x192_adam_lr1e-3.yaml"
-_spec = importlib.util.spec_from_file_location("complexity_tool", ROOT / "tools" / "complexity.py")
-tool = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(tool)
+tool = load_tool("complexity")
 
 
 def run(capsys, *args):

@@ -1,4 +1,3 @@
-import importlib.util
 import json
 import subprocess
 import sys
@@ -11,15 +10,14 @@ from posedy.config import load_experiment
 from posedy.evaluation.coco_eval import METRIC_NAMES
 from posedy.models import build_pose_model
 from posedy.sample_data import coco_sample_dir
+from tool_modules import load_tool
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE_DIR = coco_sample_dir()
 SAMPLE = SAMPLE_DIR / "test_coco.json"
 needs_sample = pytest.mark.usefixtures("coco_sample")  # skips (fails under CI) without the sample
 
-_spec = importlib.util.spec_from_file_location("posedy_tools_test", ROOT / "tools" / "test.py")
-test_tool = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(test_tool)
+test_tool = load_tool("test")
 
 # A tiny static model on 32x32 crops keeps a full run of the tool to a few seconds on CPU
 # (the tool does not care whether the convolutions are dynamic).

@@ -6,7 +6,6 @@ of 32) with the smallest width and depth;
 last.pth is written after steps 2, 4 (epoch end), 6, 8 (epoch end), 10 and 12 (end).
 """
 
-import importlib.util
 import os
 import signal
 import subprocess
@@ -20,6 +19,7 @@ import yaml
 from posedy.data.synthetic import SyntheticSpec, make_synthetic_coco
 from posedy.engine.checkpoint import load_checkpoint, save_checkpoint
 from posedy.engine.logging import read_metrics
+from tool_modules import load_tool
 
 REPO = Path(__file__).resolve().parents[2]
 RUNNER = Path(__file__).resolve().parent / "train_fault_runner.py"
@@ -158,15 +158,12 @@ def test_sigkill_while_writing_a_checkpoint_then_resume(runs, reference):
 
 
 # ---------------------------------------------------------------- errors, in-process
-def load_tool():
-    spec = importlib.util.spec_from_file_location("train_tool", REPO / "tools" / "train.py")
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
-    return tool
+def load_train_tool():
+    return load_tool("train")
 
 
 def run_main(capsys, args):
-    code = load_tool().main([str(a) for a in args])
+    code = load_train_tool().main([str(a) for a in args])
     err = capsys.readouterr().err
     lines = [line for line in err.splitlines() if line.startswith("error:")]
     return code, lines

@@ -3,6 +3,7 @@ import json
 import cv2
 
 from posedy.vis.curves import training_curves
+from tool_modules import load_tool
 
 
 def _write(path, records):
@@ -27,13 +28,7 @@ def test_curves_from_a_resumed_run(tmp_path):
 
 
 def test_curves_tool(tmp_path, capsys):
-    import importlib.util
-    from pathlib import Path
-
-    spec = importlib.util.spec_from_file_location(
-        "posedy_tools_plot_curves", Path(__file__).resolve().parents[2] / "tools" / "plot_curves.py")
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
+    tool = load_tool("plot_curves")
     assert tool.main([str(tmp_path)]) == 1
     assert capsys.readouterr().err.startswith(f"error: {tmp_path / 'metrics.jsonl'}: no such file")
     _write(tmp_path / "metrics.jsonl", [{"type": "epoch", "step": 4, "epoch": 1, "loss": 0.3, "lr": 1e-3,

@@ -1,4 +1,3 @@
-import importlib.util
 import json
 from pathlib import Path
 
@@ -9,15 +8,14 @@ import pytest
 from posedy.sample_data import coco_sample_dir
 from posedy.vis.render import (GT_BOX_COLOR, compare_with_ground_truth, draw_ground_truth, draw_predictions,
                                group_results_by_image)
+from tool_modules import load_tool
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE_DIR = coco_sample_dir()
 SAMPLE = SAMPLE_DIR / "test_coco.json"
 needs_sample = pytest.mark.usefixtures("coco_sample")  # skips (fails under CI) without the sample
 
-_spec = importlib.util.spec_from_file_location("posedy_tools_visualize", ROOT / "tools" / "visualize.py")
-visualize = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(visualize)
+visualize = load_tool("visualize")
 
 
 def _entry(image_id, score, x):
