@@ -12,7 +12,7 @@ for ``hold_epochs`` epochs before the annealing begins (0, the paper's schedule,
 
 import torch
 
-from posedy.layers import linear_temperature
+from posedy.layers import dynamic_layers, linear_temperature
 
 
 def attention_param_groups(model: torch.nn.Module, lr: float, attention_lr_mult: float = 1.0) -> list:
@@ -23,9 +23,7 @@ def attention_param_groups(model: torch.nn.Module, lr: float, attention_lr_mult:
         the second group only when the model has attention parameters and the multiplier is
         not 1 (so a static model's optimizer, and its checkpoints, keep one group).
     """
-    from posedy.layers import DynamicConv2d  # local: schedule is imported by light modules too
-    attention = {id(p) for m in model.modules() if isinstance(m, DynamicConv2d)
-                 for p in m.attention.parameters()}
+    attention = {id(p) for m in dynamic_layers(model) for p in m.attention.parameters()}
     trainable = [(id(p), p) for p in model.parameters() if p.requires_grad]
     if attention_lr_mult == 1.0 or not attention:
         return [{"params": [p for _, p in trainable], "lr": lr}]
