@@ -4,7 +4,8 @@ and the mean attention entropy per input resolution.
     python tools/attention_report.py RUN_DIR [RUN_DIR ...] [--markdown FILE] [--title TEXT]
 
 Each RUN_DIR is a training work dir with ``metrics.jsonl`` (its last validation gives the AP
-with ground-truth boxes) and ``inspect/`` written by ``tools/inspect_attention.py``
+with ground-truth boxes, or with ``--ap-from SUB`` the ``AP`` of ``RUN_DIR/SUB/metrics.json``
+written by ``tools/test.py --gt-boxes`` on the run's checkpoint) and ``inspect/`` written by ``tools/inspect_attention.py``
 (``aggregation_ap.json``, ``attention_stats.json``); a static run has no ``inspect/`` and gets
 its AP alone. Used by ``tools/demo.sh`` and ``tools/dynamic_study.sh``.
 """
@@ -29,11 +30,16 @@ def _read_json(path: Path):
         return None
 
 
-def run_row(run: Path) -> dict:
-    """The report's numbers for one run dir (missing parts are None)."""
+def run_row(run: Path, ap_from: str | None = None) -> dict:
+    """The report's numbers for one run dir (missing parts are None); ``ap_from``: the sub-folder
+    whose ``metrics.json`` gives the AP instead of the training's last validation."""
     table3 = (_read_json(run / "inspect" / "aggregation_ap.json") or {}).get("table3") or {}
     stats = (_read_json(run / "inspect" / "attention_stats.json") or {}).get("layers")
-    return {"run": run.name, "AP": last_validation_ap(run / "metrics.jsonl"), "table3": table3,
+    if ap_from:
+        ap = (_read_json(run / ap_from / "metrics.json") or {}).get("AP")
+    else:
+        ap = last_validation_ap(run / "metrics.jsonl")
+    return {"run": run.name, "AP": ap, "table3": table3,
             "by_resolution": entropy_by_resolution(stats) if stats else []}
 
 
@@ -81,7 +87,25 @@ def render_spread(rows: list) -> str:
         lines.append(f"| {name} | {len(aps)} | {', '.join(f'{a:.3f}' for a in aps)} | "
                      f"{statistics.mean(aps):.3f} | {std:.3f} | {min(aps):.3f} - {max(aps):.3f} | "
                      f"{mean_gap(0)} | {mean_gap(1)} |")
+    lines += _difference_rows(groups)
     return "\n".join(lines) + "\n"
+
+
+def _difference_rows(groups: dict) -> list:
+    """With exactly two groups trained on the same seeds: the first minus the second, per seed
+    (is the lead larger than either group's seed-to-seed spread?)."""
+    if len(groups) != 2:
+        return []
+    (name_a, runs_a), (name_b, runs_b) = groups.items()
+    seed = (lambda r: re.search(r"_s(\d+)$", r["run"]).group(1))
+    ap_a, ap_b = ({seed(r): r["AP"] for r in rs} for rs in (runs_a, runs_b))
+    seeds = [s for s in ap_a if s in ap_b]
+    if len(seeds) < 2 or len(seeds) != len(ap_a) or len(seeds) != len(ap_b):
+        return []
+    diffs = [ap_a[s] - ap_b[s] for s in seeds]
+    return [f"| {name_a} - {name_b} | {len(diffs)} | {', '.join(f'{d:+.3f}' for d in diffs)} | "
+            f"{statistics.mean(diffs):+.3f} | {statistics.stdev(diffs):.3f} | "
+            f"{min(diffs):+.3f} - {max(diffs):+.3f} | - | - |"]
 
 
 @tool_main
@@ -93,15 +117,19 @@ def main(argv=None) -> int:
     parser.add_argument("--title", default="", help="a line printed above the table")
     parser.add_argument("--spread", action="store_true",
                         help="also summarise runs named <group>_s<seed>: AP mean, std and range per group")
+    parser.add_argument("--ap-from", metavar="SUB",
+                        help="take each run's AP from RUN_DIR/SUB/metrics.json (tools/test.py --gt-boxes) "
+                             "instead of the training's last validation")
     args = parser.parse_args(argv)
     missing = [str(r) for r in args.runs if not (r / "metrics.jsonl").is_file()]
     if missing:
         print(f"error: {missing[0]}: not a training work dir (no metrics.jsonl)", file=sys.stderr)
         return 1
-    rows = [run_row(r) for r in args.runs]
+    rows = [run_row(r, args.ap_from) for r in args.runs]
     if args.spread and any(r["AP"] is None for r in rows):
         bad = next(r["run"] for r in rows if r["AP"] is None)
-        print(f"error: {bad}: no validation AP in its metrics.jsonl", file=sys.stderr)
+        where = f"{args.ap_from}/metrics.json" if args.ap_from else "metrics.jsonl"
+        print(f"error: {bad}: no AP in its {where}", file=sys.stderr)
         return 1
     text = (args.title + "\n\n" if args.title else "") + render(rows)
     if args.spread:

@@ -47,7 +47,25 @@ def test_report_rows_gaps_and_seed_spread(tmp_path, capsys):
     # Sample standard deviation of (0.60, 0.62) and (0.58, 0.56): 0.014.
     assert "| dynamic | 2 | 0.600, 0.620 | 0.610 | 0.014 | 0.600 - 0.620 | 0.500 | 0.050 |" in text
     assert "| static | 2 | 0.580, 0.560 | 0.570 | 0.014 | 0.560 - 0.580 | - | - |" in text
+    # The per-seed lead of the first group over the second: +0.020 and +0.060.
+    assert "| dynamic - static | 2 | +0.020, +0.060 | +0.040 | 0.028 | +0.020 - +0.060 | - | - |" in text
     assert capsys.readouterr().out.startswith("| run |")
+
+
+def test_report_takes_the_ap_from_an_evaluation_folder(tmp_path):
+    runs = [_run(tmp_path, "dynamic_s0", 0.60), _run(tmp_path, "static_s0", 0.58)]
+    for run, ap in zip(runs, (0.51, 0.49)):
+        (run / "val_gt").mkdir()
+        (run / "val_gt" / "metrics.json").write_text(json.dumps({"AP": ap}))
+    out = tmp_path / "report.md"
+    assert _tool().main([str(r) for r in runs] + ["--ap-from", "val_gt", "--markdown", str(out)]) == 0
+    assert "| dynamic_s0 | 0.510 |" in out.read_text() and "| static_s0 | 0.490 |" in out.read_text()
+
+
+def test_report_spread_refuses_a_run_without_the_evaluation(tmp_path, capsys):
+    runs = [_run(tmp_path, "dynamic_s0", 0.60), _run(tmp_path, "dynamic_s1", 0.62)]
+    assert _tool().main([str(r) for r in runs] + ["--spread", "--ap-from", "val_gt"]) == 1
+    assert capsys.readouterr().err == "error: dynamic_s0: no AP in its val_gt/metrics.json\n"
 
 
 def test_report_refuses_a_dir_that_is_not_a_run(tmp_path, capsys):
