@@ -36,6 +36,18 @@ def machine_name() -> str:
     return f"{name}, {os.cpu_count()} cores"
 
 
+def _val_set_size(cfg) -> str:
+    """``"data/synthetic_coco (200 images, 416 people)"``: read from the annotation file the runs
+    were validated on, so the stamp cannot go stale when the generator's sizes change."""
+    ann = Path(cfg.data.root) / cfg.data.val_ann
+    try:
+        data = json.loads(ann.read_text())
+        images, people = len(data["images"]), len(data["annotations"])
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        return f"{ann} (unreadable: {exc.__class__.__name__})"
+    return f"{cfg.data.root} ({images} images, {people} {'person' if people == 1 else 'people'})"
+
+
 @tool_main
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -64,13 +76,14 @@ def main(argv=None) -> int:
         rows.append((path.stem, kind, cx.params / 1e6, cx.madds / 1e6, gt_ap, metrics["AP"], metrics["AP .5"],
                      metrics["AR"]))
 
+    val_set = _val_set_size(cfg)
     header = ("experiment", "conv", "params (M)", "MAdds (M)", "AP, GT boxes", "AP, det boxes", "AP .5", "AR")
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for name, kind, params, madds, gt_ap, ap, ap50, ar in rows:
         gt = "-" if gt_ap is None else f"{gt_ap:.3f}"
         lines.append(f"| {name} | {kind} | {params:.2f} | {madds:.1f} | {gt} | {ap:.3f} | {ap50:.3f} | {ar:.3f} |")
     stamp = (f"Measured by tools/demo.sh on {machine_name()}, "
-             f"{datetime.date.today().isoformat()}, torch {torch.__version__}; synthetic val set (50 images, 104 people); "
+             f"{datetime.date.today().isoformat()}, torch {torch.__version__}; val set {val_set}; "
              "AP with ground-truth boxes is the training run's last validation, the other columns come from "
              "tools/test.py with the generated detection boxes; flip test in both.")
     text = "\n".join(lines) + "\n\n" + stamp + "\n"

@@ -51,7 +51,7 @@ class SyntheticSpec:
     """What to generate. Sizes are ``(w, h)``; person heights are in image pixels."""
 
     train_images: int = 400
-    val_images: int = 50
+    val_images: int = 200
     image_size: tuple = (320, 240)
     min_people: int = 1
     max_people: int = 3
