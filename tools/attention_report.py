@@ -87,12 +87,12 @@ def render_spread(rows: list) -> str:
         lines.append(f"| {name} | {len(aps)} | {', '.join(f'{a:.3f}' for a in aps)} | "
                      f"{statistics.mean(aps):.3f} | {std:.3f} | {min(aps):.3f} - {max(aps):.3f} | "
                      f"{mean_gap(0)} | {mean_gap(1)} |")
-    lines += _difference_rows(groups)
+    lines += _difference_rows({name: rs for name, rs in groups.items() if len(rs) > 1})
     return "\n".join(lines) + "\n"
 
 
 def _difference_rows(groups: dict) -> list:
-    """With exactly two groups trained on the same seeds: the first minus the second, per seed
+    """With exactly two groups of several seeds, trained on the same seeds: the first minus the second, per seed
     (is the lead larger than either group's seed-to-seed spread?)."""
     if len(groups) != 2:
         return []

@@ -43,7 +43,10 @@ one() {  # one NAME CONFIG OPTS: train, evaluate last.pth on the val set, inspec
   local name=$1 cfg=$2 opts=$3 dir=$OUT/$1
   mkdir -p "$dir"
   # shellcheck disable=SC2086
-  $PY tools/train.py "$cfg" --work-dir "$dir" --resume auto ${opts:+--opts $opts} > "$dir/train.log" 2>&1
+  # A dir that already holds this run's training is reused as trained (its stored config), so
+  # the study can be rescored on a new val set without training again; delete OUT to retrain.
+  $PY tools/train.py "$cfg" --work-dir "$dir" --resume auto --resume-config checkpoint ${opts:+--opts $opts} \
+    >> "$dir/train.log" 2>&1
   # Evaluated again on every call (not cached): a reused run is then scored on today's val set.
   # shellcheck disable=SC2086
   $PY tools/test.py "$cfg" --checkpoint "$dir/last.pth" --gt-boxes --work-dir "$dir/val_gt" --no-progress \

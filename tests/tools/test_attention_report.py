@@ -38,7 +38,8 @@ def test_report_rows_gaps_and_seed_spread(tmp_path, capsys):
     table3 = {"attention": 0.60, "average": 0.10, "max": 0.0, "shuffle_kernels": 0.01, "shuffle_images": 0.55}
     layers = [{"input_hw": [16, 12], "entropy_norm": 0.9, "max_weight": 0.3}]
     runs = [_run(tmp_path, "dynamic_s0", 0.60, table3, layers), _run(tmp_path, "dynamic_s1", 0.62, table3, layers),
-            _run(tmp_path, "static_s0", 0.58), _run(tmp_path, "static_s1", 0.56)]
+            _run(tmp_path, "static_s0", 0.58), _run(tmp_path, "static_s1", 0.56),
+            _run(tmp_path, "tau1-constant", 0.50, table3, layers)]  # a single run: no group of its own
     out = tmp_path / "report.md"
     assert _tool().main([str(r) for r in runs] + ["--spread", "--markdown", str(out)]) == 0
     text = out.read_text()
