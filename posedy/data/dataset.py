@@ -312,10 +312,10 @@ def build_dataset(cfg, split: str, boxes: str = "gt", det_file=None) -> TopDownD
                                          clip=cfg.test.clip_det_boxes, allow_outside=outside)
     return TopDownDataset(
         records, data.image_size, data.heatmap_size, data.sigma, train=(split == "train"),
-        scale_factor=data.scale_factor, rotation_factor=data.rotation_factor,
-        rotation_prob=data.rotation_prob, flip_prob=data.flip_prob if data.flip else 0.0,
-        half_body_prob=data.half_body_prob, half_body_min_joints=data.half_body_min_joints,
-        upper_body_prob=data.upper_body_prob, photometric=data.photometric, seed=cfg.train.seed,
+        scale_factor=data.augment.scale_factor, rotation_factor=data.augment.rotation_factor,
+        rotation_prob=data.augment.rotation_prob, flip_prob=data.augment.flip_prob if data.augment.flip else 0.0,
+        half_body_prob=data.augment.half_body_prob, half_body_min_joints=data.augment.half_body_min_joints,
+        upper_body_prob=data.augment.upper_body_prob, photometric=data.augment.photometric, seed=cfg.train.seed,
         joint_weights=COCO_JOINT_WEIGHTS[:num_joints] if data.use_joint_weights else None,
         skip_corrupt_images=data.skip_corrupt_images, coco=coco, ann_file=ann_file,
         target_encoding=data.target_encoding)

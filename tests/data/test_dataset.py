@@ -165,7 +165,7 @@ def test_build_dataset(synthetic_root):
     assert not val.train and val.records[0].image_id > 1_000_000
     det = build_dataset(cfg, "val", boxes="det")
     assert all(r.score < 1.0 for r in det.records) and det[0]["image"].shape == (3, 256, 192)
-    no_flip = build_dataset(_cfg(synthetic_root, flip=False), "train")
+    no_flip = build_dataset(_cfg(synthetic_root, augment={"flip": False}), "train")
     assert no_flip.policy.flip_prob == 0.0
     with pytest.raises(ValueError, match="split 'test' is not one of train, val"):
         build_dataset(cfg, "test")
