@@ -18,8 +18,7 @@ import numpy as np
 
 from posedy.config import ConfigError, load_experiment
 from posedy.data import DataError, build_dataset
-from posedy.data.augment import transform_keypoints
-from posedy.data.dataset import IMAGENET_MEAN, IMAGENET_STD
+from posedy.data.crop import IMAGENET_MEAN, IMAGENET_STD, transform_keypoints
 from posedy.data.keypoints import COCO_FLIP_PAIRS, COCO_SKELETON
 from posedy.errors import non_negative_int, positive_int, tool_main
 
