@@ -5,6 +5,7 @@ invalid values fail at load time with the key's dotted path and the valid choice
 ``build_*`` functions and ``tools/`` read a config; everything else takes explicit arguments.
 """
 
+import copy
 import dataclasses
 import typing
 from dataclasses import dataclass, field
@@ -30,7 +31,12 @@ MAX_SIDE = 4096
 MAX_BATCH_SIZE = 65536
 MAX_NUM_JOINTS = 1000
 
-
+# Keys that moved: old dotted key -> its place now. In a YAML file or an override an old key is
+# an error naming the new one; a config stored by an older version (a checkpoint's ``config``) is
+# moved into the current layout by ``migrate_stored_config``.
+MOVED_KEYS = {f"data.{key}": f"data.augment.{key}"
+              for key in ("scale_factor", "rotation_factor", "rotation_prob", "flip", "flip_prob",
+                          "half_body_prob", "half_body_min_joints", "upper_body_prob", "photometric")}
 
 
 @dataclass(frozen=True)
@@ -110,6 +116,32 @@ class ModelConfig:
 
 
 @dataclass(frozen=True)
+class AugmentConfig:
+    """``data.augment``: HRNet's training augmentation (``posedy.data.augment.AugmentPolicy``).
+
+    A probability or factor of 0 disables its step; ``flip: false`` is ``flip_prob`` 0.
+    """
+
+    scale_factor: float = 0.35
+    rotation_factor: float = 45.0
+    rotation_prob: float = 0.6
+    flip: bool = True
+    flip_prob: float = 0.5
+    half_body_prob: float = 0.3
+    half_body_min_joints: int = 8
+    upper_body_prob: float = 0.7
+    photometric: bool = False
+
+    def validate(self, path: str) -> None:
+        for key in ("rotation_prob", "flip_prob", "half_body_prob", "upper_body_prob"):
+            if not 0.0 <= getattr(self, key) <= 1.0:
+                raise ConfigError(f"{path}.{key}: must be a probability in [0, 1], got {getattr(self, key)}")
+        for key in ("scale_factor", "rotation_factor"):
+            if getattr(self, key) < 0:
+                raise ConfigError(f"{path}.{key}: must be >= 0, got {getattr(self, key)}")
+
+
+@dataclass(frozen=True)
 class DataConfig:
     root: str = "data/coco"
     train_ann: str = "annotations/person_keypoints_train2017.json"
@@ -127,15 +159,8 @@ class DataConfig:
     # Ground-truth box cleaning: "hrnet" (x2 = min(W-1, x1 + max(0, w-1))) or "mmpose" (clip).
     gt_box_rule: str = "hrnet"
     box_padding: float = 1.25
-    scale_factor: float = 0.35
-    rotation_factor: float = 45.0
-    rotation_prob: float = 0.6
-    flip: bool = True
-    flip_prob: float = 0.5
-    half_body_prob: float = 0.3
-    half_body_min_joints: int = 8
-    upper_body_prob: float = 0.7
-    photometric: bool = False
+    # Training augmentation (the val split is never augmented).
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
     use_joint_weights: bool = False
     # -1: from the machine (posedy.data.loader_workers: the CPUs of this process's share of the
     # node, less one for the main process, at most 16); 0 loads in the main process.
@@ -159,12 +184,7 @@ class DataConfig:
         for key in ("sigma", "box_padding"):
             if getattr(self, key) <= 0:
                 raise ConfigError(f"{path}.{key}: must be positive, got {getattr(self, key)}")
-        for key in ("rotation_prob", "flip_prob", "half_body_prob", "upper_body_prob"):
-            if not 0.0 <= getattr(self, key) <= 1.0:
-                raise ConfigError(f"{path}.{key}: must be a probability in [0, 1], got {getattr(self, key)}")
-        for key in ("scale_factor", "rotation_factor"):
-            if getattr(self, key) < 0:
-                raise ConfigError(f"{path}.{key}: must be >= 0, got {getattr(self, key)}")
+        self.augment.validate(f"{path}.augment")
         if self.num_workers < -1:
             raise ConfigError(f"{path}.num_workers: must be >= 0, or -1 for one per CPU, got {self.num_workers}")
         _choice(f"{path}.target_encoding", self.target_encoding, ("hrnet", "subpixel"))
@@ -365,6 +385,9 @@ def _from_dict(cls, data, path: str):
     for key, value in data.items():
         dotted = f"{path}.{key}" if path else str(key)
         if key not in names:
+            if dotted in MOVED_KEYS:
+                raise ConfigError(f"{dotted}: moved to {MOVED_KEYS[dotted]}; write it under "
+                                  f"{MOVED_KEYS[dotted].rsplit('.', 1)[0]}")
             raise ConfigError(f"{dotted}: unknown key; valid keys: {', '.join(names)}")
         kwargs[key] = _convert(value, hints[key], dotted)
     for f in dataclasses.fields(cls):
@@ -398,6 +421,39 @@ def parse_override(text: str):
     except yaml.YAMLError as exc:
         raise ConfigError(f"override {text!r}: value is not valid YAML ({exc.__class__.__name__})") from None
     return key.strip(), value
+
+
+def migrate_stored_config(tree: dict) -> dict:
+    """A stored plain-dict config (a checkpoint's ``config``) in the current layout.
+
+    Each old key of ``MOVED_KEYS`` is moved to its new place (``data.scale_factor`` ->
+    ``data.augment.scale_factor``); the values are unchanged. An old key whose new place is
+    already set is left where it is, so that loading reports it. ``tree`` is not modified.
+    """
+    tree = copy.deepcopy(tree)
+    for old, new in MOVED_KEYS.items():
+        *old_parents, old_leaf = old.split(".")
+        *new_parents, new_leaf = new.split(".")
+        source = _section(tree, old_parents, create=False)
+        if source is None or old_leaf not in source:
+            continue
+        target = _section(tree, new_parents, create=True)
+        if target is None or new_leaf in target:
+            continue
+        target[new_leaf] = source.pop(old_leaf)
+    return tree
+
+
+def _section(tree, parts, create: bool):
+    """The nested dict at ``parts`` of ``tree`` (made if ``create``), or None where there is none."""
+    node = tree
+    for part in parts:
+        if not isinstance(node, dict):
+            return None
+        if part not in node and create:
+            node[part] = {}
+        node = node.get(part)
+    return node if isinstance(node, dict) else None
 
 
 def config_from_dict(data: dict, overrides=()) -> ExperimentConfig:

@@ -1,6 +1,6 @@
 import pytest
 
-from posedy.config import ConfigError, config_from_dict, config_to_dict
+from posedy.config import MOVED_KEYS, ConfigError, config_from_dict, config_to_dict, migrate_stored_config
 
 BASE = {"model": {"backbone": {"name": "mobilenet_v2"}, "head": {"name": "upsample_bneck"}}}
 
@@ -39,3 +39,38 @@ def test_fidelity_options_default_to_hrnet_and_are_validated():
                               ("test.clip_det_boxes=1", "test.clip_det_boxes: expected a boolean")):
         with pytest.raises(ConfigError, match=message):
             config_from_dict(BASE, [override])
+
+
+def test_augment_section_is_nested_and_validated():
+    cfg = config_from_dict(BASE, ["data.augment.scale_factor=0.25", "data.augment.flip=false"])
+    assert cfg.data.augment.scale_factor == 0.25 and cfg.data.augment.flip is False
+    assert cfg.data.augment.rotation_factor == 45.0  # the rest keeps HRNet's defaults
+    with pytest.raises(ConfigError, match=r"data.augment.flip_prob: must be a probability in \[0, 1\], got 1.5"):
+        config_from_dict(BASE, ["data.augment.flip_prob=1.5"])
+    with pytest.raises(ConfigError, match="data.augment.rotation_factor: must be >= 0, got -1.0"):
+        config_from_dict(BASE, ["data.augment.rotation_factor=-1"])
+    with pytest.raises(ConfigError, match="data.augment.scale: unknown key; valid keys: scale_factor, "):
+        config_from_dict(BASE, ["data.augment.scale=0.3"])
+
+
+@pytest.mark.parametrize("key", sorted(MOVED_KEYS))
+def test_an_old_flat_key_names_its_new_place(key):
+    tree = {**BASE, "data": {key.split(".")[1]: 0}}
+    with pytest.raises(ConfigError) as info:
+        config_from_dict(tree)
+    assert str(info.value) == f"{key}: moved to {MOVED_KEYS[key]}; write it under data.augment"
+
+
+def test_a_stored_flat_config_is_migrated():
+    nested = config_to_dict(config_from_dict(BASE, ["data.augment.scale_factor=0.25", "data.augment.flip=false",
+                                                    "data.augment.photometric=true", "data.sigma=3.0"]))
+    # The layout a checkpoint of an older version holds: augmentation keys directly under data.
+    flat = {**nested, "data": {k: v for k, v in nested["data"].items() if k != "augment"}}
+    flat["data"].update(nested["data"]["augment"])
+    migrated = migrate_stored_config(flat)
+    assert migrated == nested and "augment" not in flat["data"]  # the argument is not modified
+    assert migrate_stored_config(nested) == nested
+    # An old key beside its new place is left for loading to report.
+    both = {**nested, "data": {**nested["data"], "flip": True}}
+    with pytest.raises(ConfigError, match="data.flip: moved to data.augment.flip"):
+        config_from_dict(migrate_stored_config(both))

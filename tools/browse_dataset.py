@@ -6,7 +6,7 @@ the sum of the target heatmaps upsampled to the crop.
 
 Examples:
     python tools/browse_dataset.py experiments/synthetic/mbv2-x0.5_dy4_typeB-w0.25_128x96_adam_lr4e-3_e22.yaml --out work_dirs/browse
-    python tools/browse_dataset.py EXP.yaml --out DIR --n 32 --split val --opts data.flip=false
+    python tools/browse_dataset.py EXP.yaml --out DIR --n 32 --split val --opts data.augment.flip=false
 """
 
 import argparse
@@ -18,8 +18,7 @@ import numpy as np
 
 from posedy.config import ConfigError, load_experiment
 from posedy.data import DataError, build_dataset
-from posedy.data.augment import transform_keypoints
-from posedy.data.dataset import IMAGENET_MEAN, IMAGENET_STD
+from posedy.data.crop import IMAGENET_MEAN, IMAGENET_STD, transform_keypoints
 from posedy.data.keypoints import COCO_FLIP_PAIRS, COCO_SKELETON
 from posedy.errors import non_negative_int, positive_int, tool_main
 
@@ -65,7 +64,7 @@ def main(argv=None) -> int:
     parser.add_argument("--split", choices=("train", "val"), default="train")
     parser.add_argument("--epoch", type=non_negative_int, default=0, help="epoch whose random draws to show")
     parser.add_argument("--opts", nargs="*", default=[], metavar="KEY=VALUE",
-                        help="config overrides with dotted keys, e.g. data.half_body_prob=1.0")
+                        help="config overrides with dotted keys, e.g. data.augment.half_body_prob=1.0")
     args = parser.parse_args(argv)
     if args.n < 1:
         print("error: --n must be >= 1", file=sys.stderr)

@@ -33,8 +33,11 @@ import numpy as np
 import torch
 
 from posedy.bench import temporary_modules
+from posedy.data.augment import AugmentPolicy
+from posedy.data.codec import HeatmapCodec
 from posedy.data.coco import load_coco, load_person_records
-from posedy.data.dataset import IMAGENET_MEAN, IMAGENET_STD, TopDownDataset
+from posedy.data.crop import IMAGENET_MEAN, IMAGENET_STD
+from posedy.data.dataset import TopDownDataset
 from posedy.data.keypoints import COCO_FLIP_PAIRS, COCO_LOWER_BODY_IDS, COCO_UPPER_BODY_IDS
 from posedy.data.synthetic import SyntheticSpec, make_synthetic_coco
 from posedy.sample_data import ENV_VAR, coco_sample_dir
@@ -160,7 +163,9 @@ def _interleaved_pass(pipelines: dict, indices) -> dict:
 def bench_records(records, hrnet_cls, *, samples: int, repeats: int, seed: int,
                   image_size=(192, 256), heatmap_size=(48, 64), sigma=2.0) -> dict:
     """Interleaved timing of ours (and HRNet's when ``hrnet_cls``) over the same samples."""
-    ours = TopDownDataset(records, image_size, heatmap_size, sigma, train=True, seed=seed)
+    # HRNet's recipe: the policy's defaults are w32_256x192_adam_lr1e-3.yaml's augmentation.
+    ours = TopDownDataset(records, HeatmapCodec(image_size, heatmap_size, sigma),
+                          AugmentPolicy(image_size=tuple(image_size)), seed=seed)
     indices = [i % len(records) for i in range(samples)]
     # JPEG decoding alone, the part both pipelines share unchanged.
     pipelines = {"decode_only": lambda i: cv2.imread(records[i].image_path,

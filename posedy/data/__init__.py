@@ -1,4 +1,4 @@
-"""Top-down COCO data: records, geometry, augmentation, heatmap codec, datasets."""
+"""Top-down COCO data: records, geometry, crops, augmentation, heatmap codec, datasets."""
 
 from posedy.data.coco import DataError
 from posedy.data.dataset import TopDownDataset, build_dataset, loader_workers, worker_init

@@ -1,11 +1,10 @@
 """Training augmentation: a random policy that draws a deterministic crop transform.
 
 The policy (``AugmentPolicy.sample``) reads only an explicit ``np.random.Generator`` and
-returns a ``CropTransform``: centre, scale, rotation, flip (and a seed for the optional
-photometric step). Applying it is deterministic: the geometric part is ONE affine matrix
-(half-body re-centring, random scale, rotation, horizontal flip and the crop composed by
-``get_affine_transform``), used for one ``cv2.warpAffine`` of the image and for the
-keypoints alike. A flip also swaps the identities of left/right joints.
+returns a ``posedy.data.crop.CropTransform`` (centre, scale, rotation, flip, and a seed for the
+optional photometric step) that holds the half-body re-centring, random scale, rotation and
+horizontal flip. Applying it is deterministic and lives in ``posedy.data.crop``: one affine
+matrix for the image and the keypoints alike.
 
 The recipe is HRNet's (Sun et al. 2019) with one fix. HRNet picks the upper body in
 half-body augmentation when ``np.random.randn() < 0.5``, a standard normal draw where a
@@ -14,13 +13,11 @@ Phi(0.5) ~ 0.69, not 0.5. We write that probability down as ``upper_body_prob`` 
 default, close to HRNet's effective behaviour) and draw it from a uniform number.
 """
 
-import math
 from dataclasses import dataclass
 
-import cv2
 import numpy as np
 
-from posedy.data.geometry import apply_affine, get_affine_transform, invert_affine
+from posedy.data.crop import CropTransform
 from posedy.data.keypoints import (COCO_FLIP_PAIRS, COCO_LOWER_BODY_IDS, COCO_UPPER_BODY_IDS,
                                    NUM_COCO_KEYPOINTS, flip_permutation)
 
@@ -86,120 +83,14 @@ def half_body_center_scale(points, aspect_ratio: float, padding: float = HALF_BO
     return center.astype(np.float32), np.array([w * padding, h * padding], dtype=np.float32)
 
 
-def transform_keypoints(keypoints, visible, mat, flip: bool, flip_perm):
-    """Map keypoints through the crop matrix; under a flip, swap left/right identities.
-
-    The matrix already mirrors positions; the permutation makes joint ``j`` of the output
-    the mirror image of joint ``flip_perm[j]`` of the input (a left wrist seen in a
-    mirror is a right wrist).
-
-    Args:
-        keypoints: (K, 2) image px; visible: (K,); mat: (2, 3); flip_perm: (K,) int.
-    Returns:
-        keypoints (K, 2) float64 crop px; visible (K,) (same dtype as given).
-    """
-    out = apply_affine(keypoints, mat)
-    vis = np.asarray(visible)
-    if flip:
-        out, vis = out[flip_perm], vis[flip_perm]
-    return out, vis
-
-
-def source_window(mat, output_size, image_hw):
-    """The image pixels a bilinear warp into ``output_size`` with ``mat`` can read.
-
-    The crop's rectangle, grown by one pixel, is mapped back into the image; its bounding
-    box plus one pixel for the bilinear neighbour (and one for cv2's 1/32-pixel rounding)
-    is clipped to the image. Warping only this window (with ``shift_affine``) gives the
-    same crop while touching a fraction of a large image.
-
-    Args:
-        mat: (2, 3) image -> crop; output_size: ``(w, h)``; image_hw: ``(H, W)``.
-    Returns:
-        ``(x0, y0, x1, y1)`` ints with exclusive ends, or None when the crop sees no pixel
-        of the image.
-    """
-    (a, b, tx), (c, d, ty) = np.asarray(mat, dtype=np.float64).tolist()
-    w, h = float(output_size[0]), float(output_size[1])
-    # The corners through the closed-form inverse, in Python floats: a tenth of the cost of
-    # the NumPy/LAPACK version below, and within ~1e-12 px of it, so both floors agree
-    # unless a bound sits on an integer; then the reference computation decides.
-    det = a * d - b * c
-    if det == 0.0 or not math.isfinite(det + tx + ty):
-        return _source_window_reference(mat, output_size, image_hw)
-    xs, ys = [], []
-    for u, v in ((-1.0, -1.0), (w, -1.0), (-1.0, h), (w, h)):
-        du, dv = u - tx, v - ty
-        xs.append((d * du - b * dv) / det)
-        ys.append((a * dv - c * du) / det)
-    bounds = (min(xs), min(ys), max(xs), max(ys))
-    if not all(math.isfinite(v) and abs(v - round(v)) > 1e-6 for v in bounds):
-        return _source_window_reference(mat, output_size, image_hw)
-    x0, y0 = max(math.floor(bounds[0]) - 1, 0), max(math.floor(bounds[1]) - 1, 0)
-    x1, y1 = min(math.floor(bounds[2]) + 3, int(image_hw[1])), min(math.floor(bounds[3]) + 3, int(image_hw[0]))
-    if x1 <= x0 or y1 <= y0:
-        return None
-    return x0, y0, x1, y1
-
-
-def _source_window_reference(mat, output_size, image_hw):
-    """``source_window`` through NumPy's matrix inverse (the definition the fast path matches)."""
-    w, h = float(output_size[0]), float(output_size[1])
-    corners = np.array([[-1.0, -1.0], [w, -1.0], [-1.0, h], [w, h]])
-    src = apply_affine(corners, invert_affine(mat))
-    lo = np.floor(src.min(axis=0)).astype(np.int64) - 1
-    hi = np.floor(src.max(axis=0)).astype(np.int64) + 3
-    x0, y0 = max(int(lo[0]), 0), max(int(lo[1]), 0)
-    x1, y1 = min(int(hi[0]), int(image_hw[1])), min(int(hi[1]), int(image_hw[0]))
-    if x1 <= x0 or y1 <= y0:
-        return None
-    return x0, y0, x1, y1
-
-
-def shift_affine(mat, x0: float, y0: float) -> np.ndarray:
-    """The (2, 3) matrix for the sub-image whose top-left pixel is ``(x0, y0)`` of the image."""
-    mat = np.asarray(mat, dtype=np.float64)
-    out = mat.copy()
-    out[:, 2] += mat[:, :2] @ np.array([x0, y0], dtype=np.float64)
-    return out
-
-
-def warp_crop(image, mat, output_size, dst=None) -> np.ndarray:
-    """The crop: one bilinear ``cv2.warpAffine`` of ``image`` (H, W, C) uint8 -> (h, w, C).
-
-    ``dst``: optional (h, w, C) uint8 array to write the crop into (and return).
-    """
-    return cv2.warpAffine(image, mat, (int(output_size[0]), int(output_size[1])), dst=dst,
-                          flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
-
-
-@dataclass(frozen=True)
-class CropTransform:
-    """A fully determined crop: apply with ``matrix`` (and ``photometric_seed`` if set).
-
-    ``center`` (2,) and ``scale`` (2,) px ``(w, h)`` are the region actually cropped
-    (after half-body and zoom); ``rotation`` in degrees; ``half_body`` is "", "upper"
-    or "lower" (for inspection and tests).
-    """
-
-    center: np.ndarray
-    scale: np.ndarray
-    rotation: float = 0.0
-    flip: bool = False
-    half_body: str = ""
-    photometric_seed: int = -1
-
-    def matrix(self, output_size, inv: bool = False) -> np.ndarray:
-        """(2, 3) float64 image -> crop matrix (crop -> image if ``inv``)."""
-        return get_affine_transform(self.center, self.scale, self.rotation, output_size,
-                                    flip=self.flip, inv=inv)
-
-
 @dataclass(frozen=True)
 class AugmentPolicy:
     """HRNet's training augmentation with every probability explicit.
 
-    Sizes are ``(w, h)``. Setting a probability or factor to 0 disables that step.
+    ``image_size`` is the crop ``(w, h)`` (the half-body box takes its aspect ratio). Setting a
+    probability or factor to 0 disables that step. The defaults are those of the config section
+    ``data.augment`` (``posedy.config.AugmentConfig``), from which ``build_dataset`` builds
+    the policy.
     """
 
     image_size: tuple = (192, 256)

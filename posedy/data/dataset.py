@@ -1,12 +1,12 @@
 """The top-down dataset: one person crop, its heatmap targets and its metadata per item.
 
 ``TopDownDataset.__getitem__`` is the whole recipe: read the image, draw the sample's
-transform, warp once, map and encode the joints, normalise. ``build_dataset`` is the only
-code in ``posedy.data`` that reads a config.
+transform (``posedy.data.augment``), warp once and map the joints (``posedy.data.crop``),
+encode the targets (``posedy.data.codec``), normalise. ``build_dataset`` (with
+``build_augment_policy``) is the only code in ``posedy.data`` that reads a config.
 """
 
 import os
-import threading
 from typing import Optional
 
 import cv2
@@ -14,21 +14,12 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from posedy.data.augment import (AugmentPolicy, CropTransform, apply_photometric, build_photometric,
-                                 shift_affine, source_window, transform_keypoints, warp_crop)
-from posedy.data.codec import encode_heatmaps
+from posedy.data.augment import AugmentPolicy, apply_photometric, build_photometric
+from posedy.data.codec import HeatmapCodec
 from posedy.data.coco import DataError, load_coco, load_detection_records, load_person_records
-from posedy.data.keypoints import COCO_FLIP_PAIRS, COCO_JOINT_WEIGHTS, NUM_COCO_KEYPOINTS
+from posedy.data.crop import CropScratch, CropTransform, crop_image, normalize_crop, transform_keypoints
+from posedy.data.keypoints import COCO_JOINT_WEIGHTS
 from posedy.data.seeding import SampleRng
-
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
-
-# Per-channel affine that maps uint8 RGB to ImageNet-normalised float in one multiply-add.
-_NORM_SCALE = (1.0 / (255.0 * np.asarray(IMAGENET_STD))).astype(np.float32)
-_NORM_BIAS = (np.asarray(IMAGENET_MEAN) / np.asarray(IMAGENET_STD)).astype(np.float32)
-_NORM_SCALE3 = _NORM_SCALE.reshape(3, 1, 1)
-_NORM_BIAS3 = _NORM_BIAS.reshape(3, 1, 1)
 
 
 def read_image(path):
@@ -39,105 +30,16 @@ def read_image(path):
     return cv2.imread(str(path), cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION)
 
 
-# OpenCV 5's bilinear warpAffine has a vectorised path for 4-channel 8-bit images that
-# 3-channel images do not get: warping BGRA is about 2x faster there (same pixels), which
-# pays for converting the source window to BGRA. OpenCV 4.x is the other way round.
-WARP_FOUR_CHANNELS = int(cv2.__version__.split(".")[0]) >= 5
-
-
-class CropScratch(threading.local):
-    """Reusable buffers for ``crop_image`` and ``normalize_crop``, one set per thread.
-
-    A sample's intermediate images (the BGRA source window, the warped crop, its three
-    channel planes) are written into these buffers instead of fresh arrays: allocating and
-    freeing about a megabyte per sample makes glibc hand the memory back to the kernel and
-    fault it in again (hundreds of page faults per sample). Nothing returned to a caller
-    lives in them except ``crop_image``'s result, which the next call overwrites. ``rng``
-    is the thread's reused sample generator (``posedy.data.seeding.SampleRng``).
-    """
-
-    def __init__(self, output_size):
-        w, h = int(output_size[0]), int(output_size[1])
-        channels = 4 if WARP_FOUR_CHANNELS else 3
-        self.crop = np.empty((h, w, channels), dtype=np.uint8)
-        self.planes = np.empty((3, h, w), dtype=np.uint8)
-        self._window = np.empty(0, dtype=np.uint8)
-        self.plane_list = list(self.planes)
-        self.rng = SampleRng()
-
-    def window(self, h: int, w: int, channels: int) -> np.ndarray:
-        """A (h, w, channels) uint8 view of a buffer that grows to the largest window seen."""
-        n = h * w * channels
-        if self._window.size < n:
-            self._window = np.empty(n, dtype=np.uint8)
-        return self._window[:n].reshape(h, w, channels)
-
-
-def crop_image(image, mat, output_size, scratch=None) -> np.ndarray:
-    """Warp the part of ``image`` (H, W, 3) BGR uint8 that ``mat`` maps into ``output_size``.
-
-    Only the source window the crop can see is converted and warped (see
-    ``source_window``); the result equals ``warp_crop(image, mat, output_size)`` up to
-    cv2's 1/32-pixel coordinate rounding.
-
-    Args:
-        scratch: optional ``CropScratch`` for ``output_size``; the result is then its
-            buffer, valid until the next call with the same scratch.
-    Returns:
-        (h, w, 3) or (h, w, 4) uint8 BGR(A) crop; the 4th channel, if any, is padding.
-    """
-    window = source_window(mat, output_size, image.shape[:2])
-    channels = 4 if WARP_FOUR_CHANNELS else 3
-    size = (int(output_size[0]), int(output_size[1]))
-    if window is None:
-        if scratch is None:
-            return np.zeros((size[1], size[0], channels), dtype=np.uint8)
-        scratch.crop.fill(0)
-        return scratch.crop
-    x0, y0, x1, y1 = window
-    sub = image[y0:y1, x0:x1]
-    if WARP_FOUR_CHANNELS:
-        dst = None if scratch is None else scratch.window(y1 - y0, x1 - x0, 4)
-        sub = cv2.cvtColor(sub, cv2.COLOR_BGR2BGRA, dst=dst)
-    return warp_crop(sub, shift_affine(mat, x0, y0), size, dst=None if scratch is None else scratch.crop)
-
-
-def normalize_crop(crop, bgr: bool = True, scratch=None) -> np.ndarray:
-    """ImageNet-normalise a uint8 crop into channel-first RGB float32.
-
-    Channel order is fixed here, on the small crop, so the full image is never converted.
-
-    Args:
-        crop: (h, w, 3) or (h, w, 4) uint8 (a 4th channel is ignored); bgr: whether the
-            first three channels are BGR (cv2's order) rather than RGB; scratch: optional
-            ``CropScratch`` of the crop's size, for the channel planes.
-    Returns:
-        (3, h, w) float32: ``(value / 255 - mean) / std`` per RGB channel.
-    """
-    h, w = crop.shape[:2]
-    planes = scratch.planes if scratch is not None else np.empty((3, h, w), dtype=np.uint8)
-    plane_list = scratch.plane_list if scratch is not None else list(planes)
-    # One pass de-interleaves R, G, B into contiguous planes (measured ~1.4x faster to
-    # normalise than strided reads of the interleaved crop).
-    order = (2, 1, 0) if bgr else (0, 1, 2)
-    cv2.mixChannels([np.ascontiguousarray(crop)], plane_list, [order[0], 0, order[1], 1, order[2], 2])
-    out = np.multiply(planes, _NORM_SCALE3, dtype=np.float32)
-    out -= _NORM_BIAS3
-    return out
-
-
 class TopDownDataset(Dataset):
     """Person crops for top-down pose estimation.
 
     Args:
         records: list of ``PersonRecord``.
-        image_size: crop ``(w, h)``; heatmap_size: ``(w, h)``; sigma: heatmap px.
-        target_encoding: ``"hrnet"`` or ``"subpixel"`` (``posedy.data.codec.encode_heatmaps``).
-        train: draw a random augmentation per sample (otherwise crop the record's box).
-        scale_factor, rotation_factor, rotation_prob, flip_prob, half_body_prob,
-        half_body_min_joints, upper_body_prob, photometric: the augmentation policy
-        (see ``posedy.data.augment.AugmentPolicy``); used only when ``train``.
-        flip_pairs: left/right joint pairs swapped by a flip.
+        codec: ``posedy.data.codec.HeatmapCodec``: the crop ``image_size`` ``(w, h)`` and the
+            target encoding (heatmap size, sigma, ``"hrnet"`` or ``"subpixel"``).
+        policy: ``posedy.data.augment.AugmentPolicy`` drawing a random transform per sample
+            (training), for crops of ``codec.image_size`` and joints as in ``records``; None
+            crops each record's box as it is (validation).
         seed: base seed; sample ``i`` of epoch ``e`` uses
             ``np.random.default_rng([seed, e, i])``, so items do not depend on worker
             count, worker assignment or the resume point.
@@ -153,45 +55,57 @@ class TopDownDataset(Dataset):
     works with any number of workers).
     """
 
-    def __init__(self, records, image_size, heatmap_size, sigma: float, *, train: bool,
-                 scale_factor: float = 0.35, rotation_factor: float = 45.0, rotation_prob: float = 0.6,
-                 flip_prob: float = 0.5, half_body_prob: float = 0.3, half_body_min_joints: int = 8,
-                 upper_body_prob: float = 0.7, photometric: bool = False, flip_pairs=COCO_FLIP_PAIRS,
+    def __init__(self, records, codec: HeatmapCodec, policy: Optional[AugmentPolicy] = None, *,
                  seed: int = 0, joint_weights=None, skip_corrupt_images: bool = False,
-                 coco=None, ann_file=None, target_encoding: str = "hrnet"):
+                 coco=None, ann_file=None):
         self.records = list(records)
-        self.image_size = (int(image_size[0]), int(image_size[1]))
-        self.heatmap_size = (int(heatmap_size[0]), int(heatmap_size[1]))
-        self.sigma = float(sigma)
-        self.target_encoding = str(target_encoding)
-        self.train = bool(train)
-        self.num_joints = int(self.records[0].keypoints.shape[0]) if self.records else NUM_COCO_KEYPOINTS
-        self.policy = AugmentPolicy(
-            image_size=self.image_size, scale_factor=scale_factor, rotation_factor=rotation_factor,
-            rotation_prob=rotation_prob, flip_prob=flip_prob, half_body_prob=half_body_prob,
-            half_body_min_joints=half_body_min_joints, upper_body_prob=upper_body_prob,
-            photometric=photometric, num_joints=self.num_joints, flip_pairs=tuple(flip_pairs))
-        self.flip_perm = self.policy.flip_perm
+        self.codec = codec
+        self.policy = policy
+        if policy is not None:
+            if tuple(policy.image_size) != tuple(codec.image_size):
+                raise ValueError(f"the policy's image_size {tuple(policy.image_size)} is not the codec's "
+                                 f"{tuple(codec.image_size)}")
+            joints = int(self.records[0].keypoints.shape[0]) if self.records else policy.num_joints
+            if joints != policy.num_joints:
+                raise ValueError(f"the policy is for {policy.num_joints} joints, the records have {joints}")
+        # A flip (training only) makes joint j of the crop joint flip_perm[j] of the person.
+        self.flip_perm = None if policy is None else policy.flip_perm
         self.seed = int(seed)
         self.epoch = 0
         self.joint_weights = None if joint_weights is None else np.asarray(joint_weights, np.float32)
         self.skip_corrupt_images = bool(skip_corrupt_images)
         self.coco = coco
         self.ann_file = None if ann_file is None else str(ann_file)
-        self._photometric = build_photometric() if (photometric and self.train) else None
+        self._photometric = build_photometric() if (policy is not None and policy.photometric) else None
         # Counts corrupt images seen by *this process*; with workers, sum items' ``corrupt``.
         self.corrupt_count = 0
+        self._make_thread_state()
+
+    def _make_thread_state(self) -> None:
+        # Per-thread: the reused sample generator (the state of
+        # np.random.default_rng([seed, epoch, index]), see seeding.py) and the crop buffers.
+        self._rng = SampleRng()
         self._scratch = CropScratch(self.image_size)
 
     def __getstate__(self):
-        # Thread-local scratch buffers do not pickle (DataLoader workers under spawn).
+        # Thread-local objects do not pickle (DataLoader workers under spawn).
         state = self.__dict__.copy()
-        del state["_scratch"]
+        del state["_rng"], state["_scratch"]
         return state
 
     def __setstate__(self, state):
         self.__dict__.update(state)
-        self._scratch = CropScratch(self.image_size)
+        self._make_thread_state()
+
+    @property
+    def train(self) -> bool:
+        """Whether items are augmented (a policy was given)."""
+        return self.policy is not None
+
+    @property
+    def image_size(self) -> tuple:
+        """The crop ``(w, h)`` (the codec's)."""
+        return self.codec.image_size
 
     def __len__(self) -> int:
         return len(self.records)
@@ -201,12 +115,11 @@ class TopDownDataset(Dataset):
         self.epoch = int(epoch)
 
     def draw_transform(self, index: int) -> CropTransform:
-        """The transform item ``index`` gets in the current epoch (identity crop if not training)."""
+        """The transform item ``index`` gets in the current epoch (the record's box without a policy)."""
         rec = self.records[index]
-        if not self.train:
+        if self.policy is None:
             return CropTransform(center=rec.center, scale=rec.scale)
-        # The generator np.random.default_rng([seed, epoch, index]) would give (see seeding.py).
-        rng = self._scratch.rng([self.seed, self.epoch, int(index)])
+        rng = self._rng([self.seed, self.epoch, int(index)])
         return self.policy.sample(rng, rec.keypoints[:, :2], rec.keypoints[:, 2], rec.center, rec.scale)
 
     def __getitem__(self, index: int) -> dict:
@@ -217,12 +130,13 @@ class TopDownDataset(Dataset):
             if not self.skip_corrupt_images:
                 raise DataError(f"{rec.image_path}: missing or not a decodable image")
             self.corrupt_count += 1
+        size = self.image_size
         t = self.draw_transform(index)
-        mat = t.matrix(self.image_size)
+        mat = t.matrix(size)
         if corrupt:
-            crop = np.zeros((self.image_size[1], self.image_size[0], 3), dtype=np.uint8)
+            crop = np.zeros((size[1], size[0], 3), dtype=np.uint8)
         else:
-            crop = crop_image(image, mat, self.image_size, self._scratch)
+            crop = crop_image(image, mat, size, self._scratch)
         joints, visible = transform_keypoints(rec.keypoints[:, :2], rec.keypoints[:, 2] > 0, mat, t.flip,
                                               self.flip_perm)
         if self._photometric is not None and not corrupt:
@@ -231,8 +145,7 @@ class TopDownDataset(Dataset):
             image_chw = normalize_crop(crop, bgr=False, scratch=self._scratch)
         else:
             image_chw = normalize_crop(crop, bgr=True, scratch=self._scratch)
-        target, weight = encode_heatmaps(joints, visible & (not corrupt), self.image_size,
-                                         self.heatmap_size, self.sigma, self.target_encoding)
+        target, weight = self.codec.encode(joints, visible & (not corrupt))
         if self.joint_weights is not None:
             weight = weight * self.joint_weights
         return {
@@ -282,7 +195,7 @@ def build_dataset(cfg, split: str, boxes: str = "gt", det_file=None) -> TopDownD
 
     Args:
         cfg: ``posedy.config.ExperimentConfig``.
-        split: ``"train"`` (augmented) or ``"val"`` (plain crops).
+        split: ``"train"`` (augmented by the policy of ``cfg.data.augment``) or ``"val"`` (plain crops).
         boxes: ``"gt"`` for annotated boxes or ``"det"`` for detector boxes (val only).
         det_file: detection JSON overriding ``cfg.data.det_file``.
     Raises:
@@ -311,11 +224,20 @@ def build_dataset(cfg, split: str, boxes: str = "gt", det_file=None) -> TopDownD
                                          padding=data.box_padding, num_joints=num_joints,
                                          clip=cfg.test.clip_det_boxes, allow_outside=outside)
     return TopDownDataset(
-        records, data.image_size, data.heatmap_size, data.sigma, train=(split == "train"),
-        scale_factor=data.scale_factor, rotation_factor=data.rotation_factor,
-        rotation_prob=data.rotation_prob, flip_prob=data.flip_prob if data.flip else 0.0,
-        half_body_prob=data.half_body_prob, half_body_min_joints=data.half_body_min_joints,
-        upper_body_prob=data.upper_body_prob, photometric=data.photometric, seed=cfg.train.seed,
-        joint_weights=COCO_JOINT_WEIGHTS[:num_joints] if data.use_joint_weights else None,
-        skip_corrupt_images=data.skip_corrupt_images, coco=coco, ann_file=ann_file,
-        target_encoding=data.target_encoding)
+        records, HeatmapCodec(data.image_size, data.heatmap_size, data.sigma, data.target_encoding),
+        build_augment_policy(data.augment, data.image_size, num_joints) if split == "train" else None,
+        seed=cfg.train.seed, joint_weights=COCO_JOINT_WEIGHTS[:num_joints] if data.use_joint_weights else None,
+        skip_corrupt_images=data.skip_corrupt_images, coco=coco, ann_file=ann_file)
+
+
+def build_augment_policy(augment, image_size, num_joints: int) -> AugmentPolicy:
+    """The training policy of a ``data.augment`` section (``posedy.config.AugmentConfig``).
+
+    Args:
+        augment: the section; image_size: crop ``(w, h)``; num_joints: K of the records.
+    """
+    return AugmentPolicy(
+        image_size=tuple(image_size), scale_factor=augment.scale_factor, rotation_factor=augment.rotation_factor,
+        rotation_prob=augment.rotation_prob, flip_prob=augment.flip_prob if augment.flip else 0.0,
+        half_body_prob=augment.half_body_prob, half_body_min_joints=augment.half_body_min_joints,
+        upper_body_prob=augment.upper_body_prob, photometric=augment.photometric, num_joints=num_joints)

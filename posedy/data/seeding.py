@@ -10,6 +10,8 @@ The generator it returns is in exactly the state ``default_rng`` would give (tes
 many entropy lists); entropy it does not handle goes to ``default_rng`` itself.
 """
 
+import threading
+
 import numpy as np
 
 _M32 = 0xFFFFFFFF
@@ -63,11 +65,13 @@ def pcg64_seed_state(words):
     return state, inc
 
 
-class SampleRng:
-    """Hands out ``default_rng(entropy)``-equivalent generators, reusing one object.
+class SampleRng(threading.local):
+    """Hands out ``default_rng(entropy)``-equivalent generators, reusing one object per thread.
 
-    Each call re-seeds and returns the same ``Generator``, so use it before the next call
-    and from one thread only (``TopDownDataset`` keeps one per thread).
+    Each call re-seeds and returns the same ``Generator`` of the calling thread, so use it
+    before that thread's next call. Each thread that calls gets its own generator (this is a
+    ``threading.local``), so one ``SampleRng`` can serve a dataset read from several threads;
+    like any ``threading.local`` it does not pickle (``TopDownDataset`` makes a new one).
     """
 
     def __init__(self):

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from posedy.config import ConfigError, config_from_dict, config_to_dict
+from posedy.config import ConfigError, config_from_dict, config_to_dict, migrate_stored_config
 from posedy.data.dataset import loader_workers
 
 from .checkpoint import CheckpointError, load_checkpoint, unwrap_model
@@ -62,7 +62,8 @@ def reconcile_resume_config(cfg, path, policy: str):
 
     Args:
         cfg: the ExperimentConfig of this invocation (YAML + ``--opts``).
-        path: the checkpoint; its ``config`` entry is what it was trained with.
+        path: the checkpoint; its ``config`` entry is what it was trained with (an older
+            layout is migrated first, ``posedy.config.migrate_stored_config``).
         policy: ``"refuse"`` (any difference outside ``RESUME_FREE_KEYS`` is an error naming the
             keys) or ``"checkpoint"`` (the checkpoint's values win, except the resume-free keys).
     Raises:
@@ -71,6 +72,8 @@ def reconcile_resume_config(cfg, path, policy: str):
     stored = load_checkpoint(path).get("config")
     if not isinstance(stored, dict) or not stored:
         return cfg
+    # A checkpoint of an older version stores an older layout (e.g. flat data.scale_factor).
+    stored = migrate_stored_config(stored)
     diffs = config_differences(config_to_dict(cfg), stored)
     if not diffs:
         return cfg

@@ -14,8 +14,7 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from posedy.data.augment import warp_crop
-from posedy.data.dataset import normalize_crop
+from posedy.data.crop import normalize_crop, warp_crop
 from posedy.data.geometry import box_to_center_scale, get_affine_transform
 from posedy.engine.logging import is_terminal
 from posedy.errors import one_line_message

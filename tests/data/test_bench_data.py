@@ -28,7 +28,9 @@ def test_val_crops_match_hrnet_reference(coco_sample):
     import torch
 
     from posedy.data.coco import load_coco, load_person_records
-    from posedy.data.dataset import IMAGENET_STD, TopDownDataset
+    from posedy.data.codec import HeatmapCodec
+    from posedy.data.crop import IMAGENET_STD
+    from posedy.data.dataset import TopDownDataset
 
     from posedy.sample_data import repository_root
 
@@ -42,7 +44,7 @@ def test_val_crops_match_hrnet_reference(coco_sample):
     ref = bench_data.make_hrnet_dataset(bench_data.load_hrnet_joints_dataset(root), records, (192, 256),
                                         (48, 64), 2.0)
     ref.is_train = False
-    ours = TopDownDataset(records, (192, 256), (48, 64), 2.0, train=False)
+    ours = TopDownDataset(records, HeatmapCodec((192, 256), (48, 64), 2.0))
     for i in range(len(records)):
         image, target, weight, _ = ref[i]
         item = ours[i]

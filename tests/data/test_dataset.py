@@ -6,14 +6,16 @@ from torch.utils.data import DataLoader
 
 from posedy.config import config_from_dict
 from posedy.data import DataError, TopDownDataset, build_dataset, worker_init
-from posedy.data.codec import encode_heatmaps
+from posedy.data.augment import AugmentPolicy
+from posedy.data.codec import HeatmapCodec, encode_heatmaps
 from posedy.data.coco import load_coco, load_person_records
-from posedy.data.dataset import IMAGENET_MEAN, IMAGENET_STD, CropScratch, normalize_crop
+from posedy.data.crop import IMAGENET_STD
 from posedy.data.geometry import apply_affine, get_affine_transform
 from posedy.data.keypoints import COCO_JOINT_WEIGHTS, flip_permutation, COCO_FLIP_PAIRS
 from posedy.data.records import PersonRecord
 
 NO_AUG = dict(scale_factor=0.0, rotation_prob=0.0, half_body_prob=0.0)
+CODEC = HeatmapCodec((192, 256), (48, 64), 2.0)
 
 
 def _records(root, split="train2017"):
@@ -21,19 +23,10 @@ def _records(root, split="train2017"):
     return load_person_records(load_coco(ann), root / "images" / split, (192, 256), ann_file=ann)
 
 
-def _dataset(root, **kwargs):
-    kwargs.setdefault("train", True)
-    return TopDownDataset(_records(root), (192, 256), (48, 64), 2.0, **kwargs)
-
-
-def test_normalize_crop_values():
-    crop = np.zeros((2, 3, 3), dtype=np.uint8)
-    crop[..., 0] = 255  # blue in BGR
-    out = normalize_crop(crop, bgr=True)
-    assert out.shape == (3, 2, 3) and out.dtype == np.float32
-    np.testing.assert_allclose(out[2], (1.0 - IMAGENET_MEAN[2]) / IMAGENET_STD[2], rtol=1e-6)
-    np.testing.assert_allclose(out[0], -IMAGENET_MEAN[0] / IMAGENET_STD[0], rtol=1e-6)
-    np.testing.assert_allclose(normalize_crop(crop[..., ::-1], bgr=False), out)
+def _dataset(root, train=True, **kwargs):
+    # The training policy with its defaults (those of data.augment), or plain crops.
+    policy = AugmentPolicy(image_size=CODEC.image_size) if train else None
+    return TopDownDataset(_records(root), CODEC, policy, **kwargs)
 
 
 def test_item_format(synthetic_root):
@@ -104,8 +97,8 @@ def _hand_record(tmp_path):
 
 def test_flip_mirrors_image_and_swaps_joints(tmp_path):
     rec = _hand_record(tmp_path)
-    plain = TopDownDataset([rec], (192, 256), (48, 64), 2.0, train=True, flip_prob=0.0, **NO_AUG)[0]
-    flipped = TopDownDataset([rec], (192, 256), (48, 64), 2.0, train=True, flip_prob=1.0, **NO_AUG)[0]
+    plain = TopDownDataset([rec], CODEC, AugmentPolicy(flip_prob=0.0, **NO_AUG))[0]
+    flipped = TopDownDataset([rec], CODEC, AugmentPolicy(flip_prob=1.0, **NO_AUG))[0]
     # Image: the exact mirror up to cv2's fixed-point rounding (2 grey levels).
     diff = (flipped["image"] - plain["image"].flip(-1)).abs().max().item()
     assert diff <= 2.0 / 255.0 / min(IMAGENET_STD) + 1e-6
@@ -128,7 +121,7 @@ def test_flip_mirrors_image_and_swaps_joints(tmp_path):
 
 def test_joint_weights(tmp_path):
     rec = _hand_record(tmp_path)
-    ds = TopDownDataset([rec], (192, 256), (48, 64), 2.0, train=False, joint_weights=COCO_JOINT_WEIGHTS)
+    ds = TopDownDataset([rec], CODEC, None, joint_weights=COCO_JOINT_WEIGHTS)
     np.testing.assert_allclose(ds[0]["target_weight"][[5, 6, 9], 0].numpy(), [1.0, 1.0, 1.5])
 
 
@@ -136,10 +129,10 @@ def test_corrupt_image(tmp_path):
     rec = _hand_record(tmp_path)
     with open(rec.image_path, "wb") as f:
         f.write(b"not an image")
-    ds = TopDownDataset([rec], (192, 256), (48, 64), 2.0, train=True)
+    ds = TopDownDataset([rec], CODEC, AugmentPolicy())
     with pytest.raises(DataError, match=r"img\.png: missing or not a decodable image"):
         ds[0]
-    ds = TopDownDataset([rec, rec], (192, 256), (48, 64), 2.0, train=True, skip_corrupt_images=True)
+    ds = TopDownDataset([rec, rec], CODEC, AugmentPolicy(), skip_corrupt_images=True)
     item = ds[0]
     assert item["corrupt"] is True and ds.corrupt_count == 1
     assert item["target_weight"].sum() == 0 and item["target"].abs().sum() == 0
@@ -165,7 +158,7 @@ def test_build_dataset(synthetic_root):
     assert not val.train and val.records[0].image_id > 1_000_000
     det = build_dataset(cfg, "val", boxes="det")
     assert all(r.score < 1.0 for r in det.records) and det[0]["image"].shape == (3, 256, 192)
-    no_flip = build_dataset(_cfg(synthetic_root, flip=False), "train")
+    no_flip = build_dataset(_cfg(synthetic_root, augment={"flip": False}), "train")
     assert no_flip.policy.flip_prob == 0.0
     with pytest.raises(ValueError, match="split 'test' is not one of train, val"):
         build_dataset(cfg, "test")
@@ -200,18 +193,6 @@ def test_val_targets_decode_back_to_ground_truth_ap(synthetic_root):
     assert ev.stats[0] > 0.95
 
 
-def test_normalize_crop_scratch_and_layouts_agree():
-    rng = np.random.default_rng(0)
-    crop = rng.integers(0, 256, (64, 48, 4), dtype=np.uint8)
-    scratch = CropScratch((48, 64))
-    want = normalize_crop(crop[..., :3].copy(), bgr=True)
-    np.testing.assert_array_equal(normalize_crop(crop, bgr=True, scratch=scratch), want)
-    np.testing.assert_array_equal(normalize_crop(crop[..., 2::-1], bgr=False, scratch=scratch), want)
-    expected = (crop[..., 2::-1].transpose(2, 0, 1) / 255.0 - np.reshape(IMAGENET_MEAN, (3, 1, 1))) \
-        / np.reshape(IMAGENET_STD, (3, 1, 1))
-    np.testing.assert_allclose(want, expected, rtol=1e-5, atol=1e-5)
-
-
 def test_items_survive_pickling_and_threads(synthetic_root):
     # The per-thread scratch buffers must neither leak between threads nor break pickling
     # (DataLoader workers under the spawn start method pickle the dataset).
@@ -239,3 +220,11 @@ def test_loader_workers_from_the_machine(monkeypatch):
     assert loader_workers(-1, processes_per_node=4, cpus=32) == 7
     monkeypatch.setenv("LOCAL_WORLD_SIZE", "2")  # torchrun's ranks on this node
     assert loader_workers(-1, cpus=16) == 7
+
+
+def test_policy_must_fit_the_codec_and_records(tmp_path):
+    rec = _hand_record(tmp_path)
+    with pytest.raises(ValueError, match=r"the policy's image_size \(96, 128\) is not the codec's \(192, 256\)"):
+        TopDownDataset([rec], CODEC, AugmentPolicy(image_size=(96, 128)))
+    with pytest.raises(ValueError, match="the policy is for 14 joints, the records have 17"):
+        TopDownDataset([rec], CODEC, AugmentPolicy(num_joints=14))

@@ -26,6 +26,8 @@ CASES = {
     "image_size_not_multiple_of_32": (["data.image_size=[48,64]", "data.heatmap_size=[12,16]"],
                                       "data.image_size: [48, 64] must be multiples of 32"),
     "bad_override_syntax": (["train.lr"], "override 'train.lr': expected KEY=VALUE"),
+    "moved_key": (["data.scale_factor=0.3"],
+                  "data.scale_factor: moved to data.augment.scale_factor; write it under data.augment"),
 }
 
 

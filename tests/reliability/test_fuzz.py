@@ -22,9 +22,9 @@ NON_FINITE = (float("nan"), float("inf"), float("-inf"))
 
 CONFIG_FIELDS = {  # dotted key -> kind of value it holds
     "train.lr": float, "train.epochs": int, "train.batch_size": int, "train.seed": int, "train.lr_steps": list,
-    "data.sigma": float, "data.box_padding": float, "data.image_size": list, "data.flip": bool,
+    "data.sigma": float, "data.box_padding": float, "data.image_size": list, "data.augment.flip": bool,
     "model.backbone.num_kernels": int, "model.backbone.name": str, "model.temperature": float,
-    "test.oks_thr": float, "data.scale_factor": float,
+    "test.oks_thr": float, "data.augment.scale_factor": float,
 }
 IMAGE_FIELDS = ("id", "file_name", "width", "height")
 ANNOTATION_FIELDS = ("id", "image_id", "category_id", "bbox", "keypoints", "area", "num_keypoints")

@@ -120,6 +120,18 @@ def test_resume_config_checkpoint_wins(train_tool, trained, tmp_path):
     assert ckpt["epoch"] == 2 and ckpt["config"]["train"]["lr"] == 0.001
 
 
+def test_resume_from_a_checkpoint_with_the_old_flat_data_layout(train_tool, trained, tmp_path):
+    """A checkpoint written before data.augment existed stores those keys directly under data."""
+    cfg, work = _copy(trained, tmp_path)
+    ckpt = torch.load(work / "last.pth", weights_only=True)
+    data = ckpt["config"]["data"]
+    data.update(data.pop("augment"))
+    torch.save(ckpt, work / "last.pth")
+    assert _train(train_tool, cfg, work, "--resume", "--opts", "train.epochs=2") == 0
+    ckpt = torch.load(work / "last.pth", weights_only=True)
+    assert ckpt["epoch"] == 2 and ckpt["config"]["data"]["augment"]["scale_factor"] == 0.35
+
+
 @pytest.mark.parametrize("field", ["rng", "epoch", "nan_weights"])
 def test_malformed_checkpoint_on_resume(field, train_tool, trained, tmp_path, capsys):
     cfg, work = _copy(trained, tmp_path)
