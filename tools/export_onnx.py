@@ -7,6 +7,11 @@
 fastest CPU form for onnxruntime *on this machine* (batch 1; onnxruntime's NCHWc graph with each
 dynamic layer's aggregated kernel fed into it, ``posedy.deploy.ort_nchwc``): hardware specific,
 so build it where it will run.
+
+The ONNX file is written by torch's ``torch.export``-based exporter (it needs onnxscript, a
+dependency of posedy's ``dev`` extra); the deprecated TorchScript-based exporter is only the
+fallback, for an opset below 18, without onnxscript, or when the new exporter fails on the model.
+The closing line names the exporter used, and for the fallback why.
 """
 
 import argparse
@@ -17,6 +22,7 @@ import torch.onnx.errors
 
 from posedy.config import ConfigError, load_experiment
 from posedy.deploy import export_nchwc, export_onnx
+from posedy.deploy.onnx_export import DEFAULT_OPSET
 from posedy.engine.checkpoint import CheckpointError, load_checkpoint
 from posedy.models import build_pose_model
 from posedy.errors import one_line_message, tool_main
@@ -33,7 +39,8 @@ def main(argv=None) -> int:
                              "1 for ort-nchwc, which only takes 1)")
     parser.add_argument("--format", default="onnx", choices=("onnx", "ort-nchwc"),
                         help="portable ONNX (default) or onnxruntime's CPU graph for this machine")
-    parser.add_argument("--opset", type=int, default=17)
+    parser.add_argument("--opset", type=int, default=DEFAULT_OPSET,
+                        help=f"ONNX opset (default {DEFAULT_OPSET}; below 18 the TorchScript-based exporter writes it)")
     parser.add_argument("--check", action="store_true",
                         help="run onnxruntime on a random input and compare with PyTorch")
     parser.add_argument("--opts", nargs="*", default=[], metavar="KEY=VALUE",
@@ -43,7 +50,8 @@ def main(argv=None) -> int:
         parser.error("--format ort-nchwc runs one image at a time: use --batch 1 or leave --batch out")
     if args.batch is None:
         args.batch = "1" if args.format == "ort-nchwc" else "dynamic"
-    from torch.onnx import _constants as onnx_constants  # the exporter's own supported range
+    # The range both exporters cover: the TorchScript fallback must be able to write any opset accepted.
+    from torch.onnx import _constants as onnx_constants
 
     low, high = onnx_constants.ONNX_MIN_OPSET, onnx_constants.ONNX_TORCHSCRIPT_EXPORTER_MAX_OPSET
     if not low <= args.opset <= high:
@@ -58,9 +66,10 @@ def main(argv=None) -> int:
     batch = 1 if args.batch == "1" else "dynamic"
     try:
         if args.format == "ort-nchwc":
-            path = export_nchwc(model, args.out, cfg.data.image_size)
+            path, exporter = export_nchwc(model, args.out, cfg.data.image_size), ""
         else:
-            path = export_onnx(model, args.out, cfg.data.image_size, batch=batch, opset=args.opset)
+            written = export_onnx(model, args.out, cfg.data.image_size, batch=batch, opset=args.opset)
+            path, exporter = written.path, f", {written.describe()}"
     except OSError as exc:
         print(f"error: {args.out}: cannot write ({exc.strerror or exc.__class__.__name__})", file=sys.stderr)
         return 1
@@ -68,7 +77,8 @@ def main(argv=None) -> int:
         print(f"error: {args.out}: cannot export this model at --opset {args.opset} ({one_line_message(exc)})",
               file=sys.stderr)
         return 1
-    print(f"wrote {path} ({args.format}, batch {args.batch}, input {cfg.data.image_size[0]}x{cfg.data.image_size[1]} w x h)")
+    size = f"{cfg.data.image_size[0]}x{cfg.data.image_size[1]} w x h"
+    print(f"wrote {path} ({args.format}, batch {args.batch}, input {size}{exporter})")
     if args.check:
         from posedy.deploy.onnx_check import max_abs_difference
         diff = max_abs_difference(model, path, cfg.data.image_size, batch=2 if batch == "dynamic" else 1)

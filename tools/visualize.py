@@ -10,7 +10,9 @@ Examples:
     python tools/visualize.py EXP.yaml --checkpoint best.pth --image 000000000785.jpg \\
         --det-boxes dets.json --out vis/
 
-Writes one picture per image into --out. Errors are one line on stderr with a non-zero exit.
+Writes one picture per image into --out: joints of the left side green, of the right side orange
+(the key is in the bottom-left corner), each person's box labelled with its score (in mode a the
+box of its shown joints, a results file having no boxes). Errors are one line on stderr with a non-zero exit.
 """
 
 import argparse
@@ -31,7 +33,7 @@ from posedy.evaluation.inference import predict_boxes
 from posedy.evaluation.rescore import rescore
 from posedy.evaluation.results import load_keypoint_results
 from posedy.models import build_pose_model
-from posedy.vis.render import compare_with_ground_truth, draw_predictions, group_results_by_image
+from posedy.vis.render import compare_with_ground_truth, draw_predictions, draw_results, group_results_by_image
 from posedy.errors import finite_float, tool_main, torch_device
 
 FORMATS = ("jpg", "png")
@@ -134,7 +136,7 @@ def visualize_results(args) -> int:
             picture = compare_with_ground_truth(image, kps, scores, anns, joint_thr=args.thr,
                                                 min_score=args.min_score)
         else:
-            picture = draw_predictions(image, kps, scores, joint_thr=args.thr, min_score=args.min_score)
+            picture = draw_results(image, kps, scores, joint_thr=args.thr, min_score=args.min_score)
         try:
             _write(out_dir / f"{Path(info['file_name']).stem}.{args.format}", picture)
         except OSError as exc:
@@ -188,7 +190,7 @@ def visualize_checkpoint(args) -> int:
     kps = predict_boxes(model, image, boxes, cfg.data.image_size, flip_pairs, padding=cfg.data.box_padding,
                         flip=not args.no_flip, shift=cfg.test.shift_heatmap, method=cfg.test.post_process)
     scores = rescore(np.ones(len(kps)), kps[..., 2], cfg.test.keypoint_score_thr)
-    picture = draw_predictions(image, kps, scores, joint_thr=args.thr, boxes=boxes)
+    picture = draw_predictions(image, kps, scores, joint_thr=args.thr, boxes=boxes, legend=True)
     out_dir = Path(args.out)
     out_path = out_dir / f"{image_path.stem}_pose.{args.format}"
     try:

@@ -71,7 +71,7 @@ def _onnx_runner(model, x, folder: Path, name: str, batch, threads: int):
     from posedy.deploy import export_onnx
 
     h, w = x.shape[2], x.shape[3]
-    path = export_onnx(model, folder / f"{name}.onnx", (w, h), batch=batch)
+    path = export_onnx(model, folder / f"{name}.onnx", (w, h), batch=batch).path
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1

@@ -40,7 +40,7 @@ from torch import nn
 from posedy.layers import DynamicConv2d
 
 from .fusion import bn_scale_shift, prepare_for_inference
-from .onnx_export import export_onnx, torchscript_export, written_atomically
+from .onnx_export import export_onnx, write_onnx, written_atomically
 
 NCHWC_DOMAIN = "com.microsoft.nchwc"
 # Float32 represents every integer up to 2**24 exactly; codes must stay below it.
@@ -222,13 +222,12 @@ def nchwc_block_size():
     """The channel block onnxruntime's NCHWc transformer uses on this CPU (8 AVX2, 16 AVX-512),
     or None where it does not apply its NCHWc transformer (then the graph keeps plain
     convolutions and every dynamic kernel is fed to them in the ONNX layout)."""
-    import onnx
     from onnx import numpy_helper
 
     probe = nn.Sequential(nn.Conv2d(4, 4, 3, padding=1), nn.ReLU()).eval()
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "probe.onnx"
-        torchscript_export(probe, torch.zeros(1, 4, 8, 8), path)
+        write_onnx(probe, torch.zeros(1, 4, 8, 8), path)
         graph = _optimize(path, Path(tmp) / "probe_opt.onnx").graph
     inits = {i.name: i for i in graph.initializer}
     for node in graph.node:
@@ -258,7 +257,7 @@ def build_nchwc_graph(model: nn.Module, image_size_wh=(192, 256)):
     twin, layers = coded_twin(fused)
     block = nchwc_block_size() if layers else 0
     with tempfile.TemporaryDirectory() as tmp:
-        path = export_onnx(twin, Path(tmp) / "twin.onnx", image_size_wh, batch=1)
+        path = export_onnx(twin, Path(tmp) / "twin.onnx", image_size_wh, batch=1).path
         graph_model = _optimize(path, Path(tmp) / "twin_opt.onnx")
     if not layers:
         return graph_model

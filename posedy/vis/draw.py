@@ -90,6 +90,40 @@ def put_title(image, text: str, color=(255, 255, 255)):
     return out
 
 
+# The joint-colour key of every pose picture, in drawing order.
+SIDE_LEGEND = (("left", LEFT_JOINT_COLOR), ("right", RIGHT_JOINT_COLOR))
+
+
+def draw_legend(image, items=SIDE_LEGEND, *, radius: int = 4):
+    """A key in the bottom-left corner: one filled dot and its name per item, on a dark band.
+
+    Args:
+        image: (H, W, 3) uint8 BGR.
+        items: ``(name, BGR colour)`` pairs; default: the left / right joint colours.
+    Returns:
+        (H, W, 3) uint8 BGR copy. An image too small to hold the key (it would cover more than
+        half its width or a third of its height) is returned unchanged, as a copy.
+    """
+    out = np.ascontiguousarray(image, dtype=np.uint8).copy()
+    font, scale = cv2.FONT_HERSHEY_SIMPLEX, 0.45
+    sizes = [cv2.getTextSize(name, font, scale, 1)[0] for name, _ in items]
+    text_h = max((h for _, h in sizes), default=0)
+    row_h = max(text_h, 2 * radius) + 6
+    width = 8 + sum(2 * radius + 6 + w + 12 for w, _ in sizes)
+    height = row_h + 4
+    h, w = out.shape[:2]
+    if not items or width > w // 2 or height > h // 3:
+        return out
+    cv2.rectangle(out, (0, h - height), (width, h - 1), (0, 0, 0), -1)
+    x, cy = 8, h - height // 2 - 1
+    for (name, color), (tw, _) in zip(items, sizes):
+        cv2.circle(out, (x + radius, cy), radius, tuple(int(c) for c in color), -1, cv2.LINE_AA)
+        x += 2 * radius + 6
+        cv2.putText(out, name, (x, cy + text_h // 2), font, scale, (255, 255, 255), 1, cv2.LINE_AA)
+        x += tw + 12
+    return out
+
+
 def side_by_side(images, gap: int = 4):
     """Concatenate images horizontally (heights padded to the tallest) with a black gap.
 

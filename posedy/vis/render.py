@@ -2,10 +2,13 @@
 
 import numpy as np
 
-from posedy.vis.draw import draw_box, draw_pose, put_title, side_by_side
+from posedy.vis.draw import draw_box, draw_legend, draw_pose, put_title, side_by_side
 
 GT_BOX_COLOR = (60, 200, 60)
 PRED_BOX_COLOR = (255, 200, 0)
+# A results file has no boxes: its prediction panel boxes the shown joints, grown by this factor
+# about their centre so that the box does not run through the outermost joints.
+POSE_BOX_PADDING = 1.15
 
 
 def group_results_by_image(results) -> dict:
@@ -27,15 +30,39 @@ def group_results_by_image(results) -> dict:
     return out
 
 
+def pose_boxes(keypoints, threshold: float = 0.3, padding: float = 1.0) -> np.ndarray:
+    """The box around each pose's joints scoring at least ``threshold``.
+
+    Args:
+        keypoints: (M, K, 3) ``(x, y, score)``.
+        threshold: joints below it (or with score 0, or non-finite) do not count.
+        padding: the box's width and height are multiplied by it about the box's centre.
+    Returns:
+        (M, 4) float64 ``(x, y, w, h)``; NaN for a pose without a counted joint. A single
+        joint gives a zero-sized box (before padding) at that joint.
+    """
+    kps = np.asarray(keypoints, dtype=np.float64).reshape(len(keypoints), -1, 3)
+    boxes = np.full((len(kps), 4), np.nan)
+    for i, pose in enumerate(kps):
+        shown = (pose[:, 2] >= threshold) & (pose[:, 2] > 0) & np.isfinite(pose[:, :2]).all(axis=1)
+        if shown.any():
+            lo, hi = pose[shown, :2].min(axis=0), pose[shown, :2].max(axis=0)
+            centre, size = (lo + hi) / 2.0, (hi - lo) * padding
+            boxes[i] = [centre[0] - size[0] / 2.0, centre[1] - size[1] / 2.0, size[0], size[1]]
+    return boxes
+
+
 def draw_predictions(image, keypoints, scores=None, *, joint_thr: float = 0.3, min_score: float = 0.0,
-                     boxes=None, label_scores: bool = True):
-    """Draw predicted poses (and their boxes) on an image.
+                     boxes=None, label_scores: bool = True, legend: bool = False):
+    """Draw predicted poses (and their boxes, each labelled with its instance score) on an image.
 
     Args:
         image: (H, W, 3) uint8 BGR.
         keypoints: (M, K, 3) ``(x, y, joint score)``; scores: (M,) instance scores or None.
         joint_thr: joints below it are hidden; min_score: instances below it are skipped.
-        boxes: (M, 4) optional ``(x, y, w, h)`` boxes to draw.
+        boxes: (M, 4) optional ``(x, y, w, h)`` boxes to draw; a row with a non-finite value is
+            skipped (``pose_boxes`` of a pose with no shown joint).
+        legend: add the left / right joint-colour key (``draw_legend``).
     Returns:
         (H, W, 3) uint8 BGR copy.
     """
@@ -45,10 +72,12 @@ def draw_predictions(image, keypoints, scores=None, *, joint_thr: float = 0.3, m
         score = None if scores is None else float(scores[i])
         if score is not None and score < min_score:
             continue
-        if boxes is not None:
+        if boxes is not None and np.isfinite(np.asarray(boxes[i], dtype=np.float64)).all():
             label = f"{score:.2f}" if (label_scores and score is not None) else ""
             out = draw_box(out, boxes[i], PRED_BOX_COLOR, label)
         out = draw_pose(out, kps, threshold=joint_thr)
+    if legend:
+        out = draw_legend(out)
     return out if out is not image else image.copy()
 
 
@@ -71,15 +100,29 @@ def draw_ground_truth(image, annotations):
     return out
 
 
+def draw_results(image, keypoints, scores, *, joint_thr: float = 0.3, min_score: float = 0.0):
+    """The prediction panel of a results file: poses, the box of each pose's shown joints
+    (``pose_boxes``, a results file has no boxes) labelled with its score, and the colour key.
+
+    Args:
+        image: (H, W, 3) uint8 BGR; keypoints: (M, K, 3); scores: (M,) instance scores.
+    Returns:
+        (H, W, 3) uint8 BGR copy.
+    """
+    boxes = pose_boxes(keypoints, joint_thr, POSE_BOX_PADDING)
+    return draw_predictions(image, keypoints, scores, joint_thr=joint_thr, min_score=min_score, boxes=boxes,
+                            legend=True)
+
+
 def compare_with_ground_truth(image, keypoints, scores, annotations, *, joint_thr: float = 0.3,
                               min_score: float = 0.0):
-    """Ground truth (left) beside predictions (right), each titled.
+    """Ground truth (left) beside predictions (right, ``draw_results``), each titled.
 
     Returns:
         (H, 2W + gap, 3) uint8 BGR.
     """
     gt = put_title(draw_ground_truth(image, annotations), f"ground truth ({len(annotations)})")
     shown = int(np.sum(np.asarray(scores) >= min_score)) if len(scores) else 0
-    pred = put_title(draw_predictions(image, keypoints, scores, joint_thr=joint_thr, min_score=min_score),
+    pred = put_title(draw_results(image, keypoints, scores, joint_thr=joint_thr, min_score=min_score),
                      f"predictions ({shown})")
     return side_by_side([gt, pred])

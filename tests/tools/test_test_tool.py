@@ -149,7 +149,7 @@ def test_onnx_model_gives_the_checkpoint_results(experiment, tmp_path):
     cfg_path, ckpt = experiment
     model = build_pose_model(load_experiment(cfg_path).model)
     model.load_state_dict(torch.load(ckpt, weights_only=True)["model"])
-    onnx_file = export_onnx(model.eval(), tmp_path / "tiny.onnx", (32, 32))
+    onnx_file = export_onnx(model.eval(), tmp_path / "tiny.onnx", (32, 32)).path
     common = ["--gt-boxes", "--no-progress"]
     assert test_tool.main([str(cfg_path), "--checkpoint", str(ckpt), "--work-dir", str(tmp_path / "pt")] + common) == 0
     assert test_tool.main([str(cfg_path), "--onnx", str(onnx_file), "--work-dir", str(tmp_path / "ox")] + common) == 0

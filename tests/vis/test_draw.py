@@ -58,3 +58,22 @@ def test_bar_values_are_written_above_the_bars():
     plain = bar_chart([0.2, 0.9], ["a", "b"], size=(200, 120), value_range=(0, 1))
     labelled = bar_chart([0.2, 0.9], ["a", "b"], size=(200, 120), value_range=(0, 1), value_format="{:.2f}")
     assert (plain != labelled).any()
+
+
+def test_legend_shows_the_left_and_right_colours_in_the_bottom_left_corner():
+    from posedy.vis.draw import draw_legend
+
+    image = np.full((200, 300, 3), 128, np.uint8)
+    out = draw_legend(image)
+    assert image.min() == 128  # input untouched
+    corner, rest = out[150:, :150], out[:100]
+    assert (rest == 128).all()  # only the corner changes
+    assert np.all(corner == LEFT_JOINT_COLOR, axis=2).sum() > 10
+    assert np.all(corner == RIGHT_JOINT_COLOR, axis=2).sum() > 10
+    assert np.all(corner == (0, 0, 0), axis=2).sum() > 100  # the dark band under the key
+    # Left is written first, so its dot is left of the right one.
+    left_x = np.flatnonzero(np.all(corner == LEFT_JOINT_COLOR, axis=2).any(axis=0))
+    right_x = np.flatnonzero(np.all(corner == RIGHT_JOINT_COLOR, axis=2).any(axis=0))
+    assert left_x.max() < right_x.min()
+    tiny = np.full((30, 30, 3), 128, np.uint8)
+    assert np.array_equal(draw_legend(tiny), tiny)  # no room: unchanged

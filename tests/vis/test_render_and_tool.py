@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from posedy.sample_data import coco_sample_dir
+from posedy.vis import render
 from posedy.vis.render import (GT_BOX_COLOR, compare_with_ground_truth, draw_ground_truth, draw_predictions,
                                group_results_by_image)
 from tool_modules import load_tool
@@ -87,3 +88,53 @@ def test_visualize_missing_image_is_one_line(tmp_path, capsys):
                            "--out", str(tmp_path / "o")]) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "000000000785.jpg: missing or not a decodable image" in err
+
+
+def test_pose_boxes_cover_the_shown_joints():
+    from posedy.vis.render import pose_boxes
+
+    kps = np.zeros((3, 17, 3))
+    kps[0, :3] = [[10, 20, 0.9], [30, 60, 0.8], [500, 500, 0.1]]  # the third joint is hidden
+    kps[1, 0] = [7, 8, 0.9]                                       # one joint: a zero-sized box
+    boxes = pose_boxes(kps, threshold=0.3)
+    np.testing.assert_allclose(boxes[0], [10, 20, 20, 40])
+    np.testing.assert_allclose(boxes[1], [7, 8, 0, 0])
+    assert np.isnan(boxes[2]).all()                               # nothing shown: no box
+    np.testing.assert_allclose(pose_boxes(kps[:1], 0.3, padding=1.5)[0], [5, 10, 30, 60])
+
+
+def test_prediction_panel_boxes_each_pose_with_its_score_and_has_the_key():
+    from posedy.vis.draw import LEFT_JOINT_COLOR, RIGHT_JOINT_COLOR
+    from posedy.vis.render import PRED_BOX_COLOR, draw_results
+
+    image = np.zeros((240, 320, 3), np.uint8)
+    kps = np.zeros((2, 17, 3))
+    kps[0, [0, 16], :] = [[100, 60, 0.9], [200, 160, 0.9]]
+    kps[1, 0] = [300, 20, 0.05]                                   # no shown joint: no box, no label
+    out = draw_results(image, kps, [0.87, 0.5])
+    box = np.all(out == PRED_BOX_COLOR, axis=2)
+    # The box of joints (100, 60) and (200, 160), grown about its centre (150, 110).
+    half = 50 * render.POSE_BOX_PADDING
+    assert box[110, int(round(150 - half))] and box[110, int(round(150 + half))]
+    assert box[int(round(110 - half)), 150] and box[int(round(110 + half)), 150]
+    # The score label ("0.87", anti-aliased) sits above the box's left corner.
+    top, x0 = int(round(110 - half)), int(round(150 - half))
+    assert (out[top - 14:top - 2, x0:x0 + 40] > 0).any(axis=2).sum() > 20
+    assert (out[top - 14:top - 2, x0 + 60:x0 + 100] == 0).all()
+    assert not box[:, 260:].any()
+    bottom_left = out[200:, :160]
+    assert np.all(bottom_left == LEFT_JOINT_COLOR, axis=2).any()
+    assert np.all(bottom_left == RIGHT_JOINT_COLOR, axis=2).any()
+    plain = draw_predictions(image, kps, [0.87, 0.5])
+    assert not np.all(plain == PRED_BOX_COLOR, axis=2).any()      # no boxes asked, none drawn
+    assert (plain[200:, :160] == 0).all()                          # and no key by default
+
+
+def test_checkpoint_picture_boxes_and_scores_are_drawn():
+    image = np.zeros((120, 160, 3), np.uint8)
+    kps = np.zeros((1, 17, 3))
+    kps[0, 0] = [80, 60, 0.9]
+    out = draw_predictions(image, kps, [0.75], boxes=[[20, 30, 100, 70]], legend=True)
+    box = np.all(out == render.PRED_BOX_COLOR, axis=2)
+    assert box[60, 20] and box[60, 120] and box[30, 70] and box[100, 70]
+    assert (out[14:28, 20:60] > 0).any(axis=2).sum() > 20        # "0.75" above the box
