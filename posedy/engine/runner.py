@@ -21,7 +21,7 @@ from .checkpoint import CheckpointError, load_checkpoint, unwrap_model
 from .distributed import DistInfo, EpochSampler, cleanup_distributed, init_distributed
 from .loss import JointsMSELoss
 from .schedule import build_lr_scheduler, build_optimizer, build_temperature_schedule
-from .trainer import Trainer, TrainHooks, check_work_dir, resolve_resume
+from .trainer import LoopSettings, Trainer, TrainHooks, check_work_dir, resolve_resume
 from .workdir import check_fresh_start, work_dir_lock
 
 # Keys that say how a run proceeds, not what it computes: a resume may change them freely
@@ -156,14 +156,14 @@ def build_trainer(cfg, work_dir, *, device: torch.device, dist: DistInfo, model:
     sampler = EpochSampler(len(train_set), batch_size, cfg.train.seed, dist.rank, dist.world_size,
                            shuffle=True, max_batches=cfg.train.max_iters_per_epoch)
     tau_schedule = build_temperature_schedule(cfg, sampler.batches_per_epoch)
-    return Trainer(
-        model, train_set, build_loss(cfg).to(device), optimizer, lr_scheduler, tau_schedule,
-        work_dir=work_dir, epochs=cfg.train.epochs, batch_size=batch_size, seed=cfg.train.seed,
-        num_workers=loader_workers(cfg.data.num_workers),
-        persistent_workers=cfg.data.persistent_workers, val_interval=cfg.train.val_interval, validate=validate,
-        checkpoint_interval_iters=cfg.train.checkpoint_interval_iters, log_interval=cfg.train.log_interval,
-        max_iters_per_epoch=cfg.train.max_iters_per_epoch, device=device, dist=dist, amp=cfg.train.amp,
-        channels_last=cfg.train.channels_last, config=config_to_dict(cfg), hooks=hooks, sampler=sampler)
+    settings = LoopSettings(epochs=cfg.train.epochs, num_workers=loader_workers(cfg.data.num_workers),
+                            persistent_workers=cfg.data.persistent_workers, val_interval=cfg.train.val_interval,
+                            checkpoint_interval_iters=cfg.train.checkpoint_interval_iters,
+                            log_interval=cfg.train.log_interval, amp=cfg.train.amp,
+                            channels_last=cfg.train.channels_last)
+    return Trainer(model, train_set, build_loss(cfg).to(device), optimizer, lr_scheduler, tau_schedule, sampler,
+                   settings, work_dir=work_dir, validate=validate, device=device, dist=dist,
+                   config=config_to_dict(cfg), hooks=hooks)
 
 
 def run_training(cfg, work_dir, *, resume: Optional[str] = None, hooks: Optional[TrainHooks] = None,
