@@ -27,7 +27,6 @@ order or number of images generated.
 
 import hashlib
 import json
-import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -35,6 +34,7 @@ import cv2
 import numpy as np
 
 from posedy.data.keypoints import COCO_KEYPOINT_NAMES, COCO_SKELETON, NUM_COCO_KEYPOINTS
+from posedy.fileio import atomic_write_text
 
 # Split codes keep the train and val random streams disjoint.
 _SPLIT_CODES = {"train2017": 0, "val2017": 1}
@@ -51,7 +51,7 @@ class SyntheticSpec:
     """What to generate. Sizes are ``(w, h)``; person heights are in image pixels."""
 
     train_images: int = 400
-    val_images: int = 50
+    val_images: int = 200
     image_size: tuple = (320, 240)
     min_people: int = 1
     max_people: int = 3
@@ -374,10 +374,7 @@ def write_split(out_dir, split: str, num_images: int, seed: int, spec: Synthetic
 
 def _write_json_atomic(path: Path, data) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w") as f:
-        json.dump(data, f, separators=(",", ":"))
-    os.replace(tmp, path)
+    atomic_write_text(path, json.dumps(data, separators=(",", ":")))
 
 
 def generator_stamp(seed: int, spec: SyntheticSpec) -> dict:
