@@ -30,8 +30,8 @@ from posedy.layers import get_temperature, set_temperature
 
 from .checkpoint import (CheckpointError, capture_rng_state, load_checkpoint, remove_stale_temporaries,
                          restore_rng_state, save_checkpoint, unwrap_model)
-from .distributed import (DistInfo, EpochIndexedDataset, EpochSampler, EpochTaggedSampler, all_reduce_mean, barrier, broadcast_buffers,
-                          broadcast_object)
+from .distributed import (DistInfo, EpochIndexedDataset, EpochSampler, EpochTaggedSampler, all_reduce_mean, barrier,
+                          broadcast_buffers, broadcast_object)
 from .logging import MetricsLogger, epoch_progress
 from .schedule import TemperatureSchedule
 
