@@ -22,7 +22,7 @@ from .distributed import DistInfo, EpochSampler, cleanup_distributed, init_distr
 from .loss import JointsMSELoss
 from .schedule import build_lr_scheduler, build_optimizer, build_temperature_schedule
 from .trainer import LoopSettings, Trainer, TrainHooks, check_work_dir, resolve_resume
-from .workdir import check_fresh_start, work_dir_lock
+from .workdir import check_fresh_start, missing_folders, remove_if_unused, work_dir_lock
 
 # Keys that say how a run proceeds, not what it computes: a resume may change them freely
 # (e.g. more epochs, other workers or logging). Any other difference needs --resume-config.
@@ -183,8 +183,12 @@ def run_training(cfg, work_dir, *, resume: Optional[str] = None, hooks: Optional
         build_model, build_train_set, build_validate: ``cfg -> model``, ``cfg -> dataset`` and
             ``(cfg, device, work_dir) -> validate callable``; default to posedy's builders.
     Returns:
-        The summary of ``Trainer.fit`` plus ``"resumed_from"``, ``"model"`` and ``"is_main"``
-        (False on ranks other than 0).
+        The summary of ``Trainer.fit`` plus ``"resumed_from"``, ``"model"``, ``"is_main"``
+        (False on ranks other than 0) and ``"already_finished"``: True when ``resume`` found a
+        checkpoint with every epoch done (and validated); nothing is then built, trained or
+        written, and ``"model"`` is None.
+        A work dir this call created is removed again when the run fails before its first
+        checkpoint and the folder holds nothing of it (``workdir.remove_if_unused``).
     Raises:
         OSError (unwritable work dir), WorkDirError (another run holds it, or a fresh run
         into a used one), CheckpointError, TrainingError, ConfigError.
@@ -207,13 +211,38 @@ def run_training(cfg, work_dir, *, resume: Optional[str] = None, hooks: Optional
     try:
         device = torch.device("cuda", dist.local_rank) if use_cuda else torch.device("cpu")
         work_dir = Path(work_dir)
+        created = missing_folders(work_dir) if dist.is_main else []
         if dist.is_main:
             check_work_dir(work_dir)
-        with work_dir_lock(work_dir, enabled=dist.is_main):
-            return _run_locked(cfg, work_dir, device, dist, resume, hooks, build_model, build_train_set,
-                               build_validate, overwrite, resume_config)
+        try:
+            with work_dir_lock(work_dir, enabled=dist.is_main):
+                return _run_locked(cfg, work_dir, device, dist, resume, hooks, build_model, build_train_set,
+                                   build_validate, overwrite, resume_config)
+        except BaseException:
+            # A bad input found before any work must not leave an empty folder behind.
+            remove_if_unused(created)
+            raise
     finally:
         cleanup_distributed()
+
+
+def finished_summary(path, epochs: int) -> Optional[dict]:
+    """The summary of a training whose checkpoint ``path`` has all ``epochs`` done and
+    validated (nothing left for ``Trainer.fit`` to do), else None.
+
+    Returns:
+        ``{"epochs", "step", "best_ap", "best_epoch", "last_loss": None, "already_finished": True}``.
+    Raises:
+        CheckpointError: unusable file.
+    """
+    ckpt = load_checkpoint(path)
+    epoch = ckpt.get("epoch")
+    if not isinstance(epoch, int) or isinstance(epoch, bool) or epoch < epochs:
+        return None
+    if ckpt.get("iter_in_epoch") or ckpt.get("validation_pending"):
+        return None
+    return {"epochs": epoch, "step": int(ckpt.get("step", 0)), "best_ap": ckpt.get("best_ap"),
+            "best_epoch": ckpt.get("best_epoch"), "last_loss": None, "already_finished": True}
 
 
 def _run_locked(cfg, work_dir, device, dist, resume, hooks, build_model, build_train_set, build_validate,
@@ -222,6 +251,12 @@ def _run_locked(cfg, work_dir, device, dist, resume, hooks, build_model, build_t
     replaced = check_fresh_start(work_dir, overwrite=overwrite) if resume_path is None and dist.is_main else []
     if resume_path is not None:
         cfg = reconcile_resume_config(cfg, resume_path, resume_config)
+        finished = finished_summary(resume_path, cfg.train.epochs)
+        if finished is not None:
+            if dist.is_main:
+                print(f"already finished: all {cfg.train.epochs} epochs are done in {resume_path}; nothing to "
+                      f"train and nothing written (raise train.epochs to go on)", file=sys.stderr)
+            return {**finished, "resumed_from": str(resume_path), "is_main": dist.is_main, "model": None}
     configure_determinism(device, cfg.train.deterministic)
     seed_everything(cfg.train.seed)
     model = build_model(cfg)
@@ -241,6 +276,7 @@ def _run_locked(cfg, work_dir, device, dist, resume, hooks, build_model, build_t
     elif resume == "auto" and dist.is_main:
         print(f"no {work_dir / 'last.pth'} yet; starting from scratch", file=sys.stderr)
     summary = trainer.fit()
+    summary["already_finished"] = False
     summary["resumed_from"] = str(resume_path) if resume_path is not None else None
     summary["is_main"] = dist.is_main
     summary["model"] = unwrap_model(trainer.model)
