@@ -185,8 +185,8 @@ def run_training(cfg, work_dir, *, resume: Optional[str] = None, hooks: Optional
     Returns:
         The summary of ``Trainer.fit`` plus ``"resumed_from"``, ``"model"``, ``"is_main"``
         (False on ranks other than 0) and ``"already_finished"``: True when ``resume`` found a
-        checkpoint with every epoch done (and validated); nothing is then built, trained or
-        written, and ``"model"`` is None.
+        checkpoint with every epoch done (and validated); only the model is then built (with
+        the checkpoint's weights), nothing is trained or written.
         A work dir this call created is removed again when the run fails before its first
         checkpoint and the folder holds nothing of it (``workdir.remove_if_unused``).
     Raises:
@@ -226,16 +226,17 @@ def run_training(cfg, work_dir, *, resume: Optional[str] = None, hooks: Optional
         cleanup_distributed()
 
 
-def finished_summary(path, epochs: int) -> Optional[dict]:
+def finished_summary(path, epochs: int, model: nn.Module) -> Optional[dict]:
     """The summary of a training whose checkpoint ``path`` has all ``epochs`` done and
-    validated (nothing left for ``Trainer.fit`` to do), else None.
+    validated (nothing left for ``Trainer.fit`` to do), else None. The weights are loaded
+    into ``model`` (so a checkpoint of another architecture is refused either way).
 
     Returns:
         ``{"epochs", "step", "best_ap", "best_epoch", "last_loss": None, "already_finished": True}``.
     Raises:
-        CheckpointError: unusable file.
+        CheckpointError: unusable file, or weights that do not fit ``model``.
     """
-    ckpt = load_checkpoint(path)
+    ckpt = load_checkpoint(path, model)
     epoch = ckpt.get("epoch")
     if not isinstance(epoch, int) or isinstance(epoch, bool) or epoch < epochs:
         return None
@@ -251,15 +252,16 @@ def _run_locked(cfg, work_dir, device, dist, resume, hooks, build_model, build_t
     replaced = check_fresh_start(work_dir, overwrite=overwrite) if resume_path is None and dist.is_main else []
     if resume_path is not None:
         cfg = reconcile_resume_config(cfg, resume_path, resume_config)
-        finished = finished_summary(resume_path, cfg.train.epochs)
+    configure_determinism(device, cfg.train.deterministic)
+    seed_everything(cfg.train.seed)
+    model = build_model(cfg)
+    if resume_path is not None:
+        finished = finished_summary(resume_path, cfg.train.epochs, model)
         if finished is not None:
             if dist.is_main:
                 print(f"already finished: all {cfg.train.epochs} epochs are done in {resume_path}; nothing to "
                       f"train and nothing written (raise train.epochs to go on)", file=sys.stderr)
-            return {**finished, "resumed_from": str(resume_path), "is_main": dist.is_main, "model": None}
-    configure_determinism(device, cfg.train.deterministic)
-    seed_everything(cfg.train.seed)
-    model = build_model(cfg)
+            return {**finished, "resumed_from": str(resume_path), "is_main": dist.is_main, "model": model}
     train_set = build_train_set(cfg)
     validate = build_validate(cfg, device, work_dir) if dist.is_main else None
     trainer = build_trainer(cfg, work_dir, device=device, dist=dist, model=model, train_set=train_set,
