@@ -13,6 +13,7 @@ import torch
 
 from posedy.models import paper_complexity as pc
 from posedy.errors import tool_main
+from posedy.fileio import atomic_write_text
 from posedy.reports.complexity_doc import render_markdown
 
 
@@ -31,10 +32,7 @@ def main(argv=None) -> int:
                            pc.table10_rows(), pc.type_a_alternatives(),
                            pc.mobilenet_v2_pose_readings(), pc.ablation_rows(), provenance)
     os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
-    tmp = args.output + ".tmp"
-    with open(tmp, "w") as f:
-        f.write(text)
-    os.replace(tmp, args.output)
+    atomic_write_text(args.output, text)
     print(f"wrote {args.output}")
     return 0
 

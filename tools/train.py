@@ -64,8 +64,8 @@ def main(argv=None, hooks=None) -> int:
     except OSError as exc:
         print(f"error: {describe_os_error(exc)}", file=sys.stderr)
         return 1
-    if not summary["is_main"]:
-        return 0
+    if not summary["is_main"] or summary["already_finished"]:
+        return 0  # a finished run said so (run_training) and wrote nothing
     best = "n/a" if summary["best_ap"] is None else f"{summary['best_ap']:.4f} (epoch {summary['best_epoch']})"
     print(f"done: {summary['epochs']} epochs, {summary['step']} iterations, best AP {best}; "
           f"checkpoints in {work_dir}")

@@ -27,7 +27,6 @@ order or number of images generated.
 
 import hashlib
 import json
-import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -35,9 +34,11 @@ import cv2
 import numpy as np
 
 from posedy.data.keypoints import COCO_KEYPOINT_NAMES, COCO_SKELETON, NUM_COCO_KEYPOINTS
+from posedy.fileio import atomic_write_text
 
-# Split codes keep the train and val random streams disjoint.
-_SPLIT_CODES = {"train2017": 0, "val2017": 1}
+# The second word of every random stream's seed ``[seed, code, image index]``, one code per
+# stream so that they stay disjoint: each split's images, and the val split's detector boxes.
+_SPLIT_CODES = {"train2017": 0, "val2017": 1, "val2017_detections": 2}
 # Image ids: train from 1, val from 1_000_001, so the two splits never share an id.
 _SPLIT_ID_BASE = {"train2017": 0, "val2017": 1_000_000}
 
@@ -62,6 +63,33 @@ class SyntheticSpec:
     occluder_prob: float = 0.3
     jpeg_quality: int = 90
 
+
+class _J:
+    """COCO joint indices by name, looked up in ``COCO_KEYPOINT_NAMES`` so they cannot drift."""
+
+    NOSE = COCO_KEYPOINT_NAMES.index("nose")
+    L_EYE = COCO_KEYPOINT_NAMES.index("left_eye")
+    R_EYE = COCO_KEYPOINT_NAMES.index("right_eye")
+    L_EAR = COCO_KEYPOINT_NAMES.index("left_ear")
+    R_EAR = COCO_KEYPOINT_NAMES.index("right_ear")
+    L_SHOULDER = COCO_KEYPOINT_NAMES.index("left_shoulder")
+    R_SHOULDER = COCO_KEYPOINT_NAMES.index("right_shoulder")
+    L_ELBOW = COCO_KEYPOINT_NAMES.index("left_elbow")
+    R_ELBOW = COCO_KEYPOINT_NAMES.index("right_elbow")
+    L_WRIST = COCO_KEYPOINT_NAMES.index("left_wrist")
+    R_WRIST = COCO_KEYPOINT_NAMES.index("right_wrist")
+    L_HIP = COCO_KEYPOINT_NAMES.index("left_hip")
+    R_HIP = COCO_KEYPOINT_NAMES.index("right_hip")
+    L_KNEE = COCO_KEYPOINT_NAMES.index("left_knee")
+    R_KNEE = COCO_KEYPOINT_NAMES.index("right_knee")
+    L_ANKLE = COCO_KEYPOINT_NAMES.index("left_ankle")
+    R_ANKLE = COCO_KEYPOINT_NAMES.index("right_ankle")
+
+
+# The face features a back-facing figure hides (its ears stay visible).
+_FACE_FRONT = (_J.NOSE, _J.L_EYE, _J.R_EYE)
+# The body joints (all but the head's), each drawn as a dot.
+_BODY_JOINTS = tuple(range(_J.L_SHOULDER, NUM_COCO_KEYPOINTS))
 
 # Limb lengths as fractions of the person's standing height (pelvis-to-crown ~ 0.5).
 _TORSO = 0.30
@@ -109,17 +137,18 @@ def sample_pose(rng: np.random.Generator, height: float, pelvis, back_facing: bo
         head_side = -head_side
     # Face: a small turn of the head moves the face features sideways.
     turn = rng.uniform(-0.35, 0.35) * r
-    kps[0] = head - head_up * 0.15 * r + head_side * turn
-    kps[1] = head + head_up * 0.2 * r + head_side * (0.4 * r + turn)
-    kps[2] = head + head_up * 0.2 * r - head_side * (0.4 * r - turn)
-    kps[3] = head + head_side * 0.95 * r
-    kps[4] = head - head_side * 0.95 * r
-    kps[5] = neck + side * _SHOULDER_HALF * height
-    kps[6] = neck - side * _SHOULDER_HALF * height
-    kps[11] = pelvis + side * _HIP_HALF * height
-    kps[12] = pelvis - side * _HIP_HALF * height
+    kps[_J.NOSE] = head - head_up * 0.15 * r + head_side * turn
+    kps[_J.L_EYE] = head + head_up * 0.2 * r + head_side * (0.4 * r + turn)
+    kps[_J.R_EYE] = head + head_up * 0.2 * r - head_side * (0.4 * r - turn)
+    kps[_J.L_EAR] = head + head_side * 0.95 * r
+    kps[_J.R_EAR] = head - head_side * 0.95 * r
+    kps[_J.L_SHOULDER] = neck + side * _SHOULDER_HALF * height
+    kps[_J.R_SHOULDER] = neck - side * _SHOULDER_HALF * height
+    kps[_J.L_HIP] = pelvis + side * _HIP_HALF * height
+    kps[_J.R_HIP] = pelvis - side * _HIP_HALF * height
     down = _unit(lean)
-    for shoulder, elbow, wrist, sign in ((5, 7, 9, 1.0), (6, 8, 10, -1.0)):
+    for shoulder, elbow, wrist, sign in ((_J.L_SHOULDER, _J.L_ELBOW, _J.L_WRIST, 1.0),
+                                         (_J.R_SHOULDER, _J.R_ELBOW, _J.R_WRIST, -1.0)):
         outward = side * sign
         a1 = rng.uniform(-0.35, 2.6)  # abduction: hanging (~0) to raised above the head
         a2 = rng.uniform(-0.2, 2.0) * (1 if rng.random() < 0.7 else -1)  # elbow bend
@@ -131,7 +160,7 @@ def sample_pose(rng: np.random.Generator, height: float, pelvis, back_facing: bo
         d2 = np.cos(a) * down + np.sin(a) * outward
         kps[wrist] = kps[elbow] + d2 * _FOREARM * height * k2
     stride = rng.uniform(-0.15, 0.45)
-    for hip, knee, ankle, sign in ((11, 13, 15, 1.0), (12, 14, 16, -1.0)):
+    for hip, knee, ankle, sign in ((_J.L_HIP, _J.L_KNEE, _J.L_ANKLE, 1.0), (_J.R_HIP, _J.R_KNEE, _J.R_ANKLE, -1.0)):
         outward = side * sign
         a1 = stride * rng.uniform(0.5, 1.0) + rng.normal(0.0, 0.12)
         a2 = -abs(rng.normal(0.0, 0.45))  # knees bend back toward the midline
@@ -172,18 +201,20 @@ def _draw_person(canvas, ids, person_id: int, kps, height: float, back_facing: b
         cv2.line(canvas, tuple(pts[a]), tuple(pts[b]), colour, t, cv2.LINE_AA)
         cv2.line(ids, tuple(pts[a]), tuple(pts[b]), person_id, t)
 
-    torso = pts[[5, 6, 12, 11]]
+    torso = pts[[_J.L_SHOULDER, _J.R_SHOULDER, _J.R_HIP, _J.L_HIP]]
     cv2.fillConvexPoly(canvas, torso, colours["torso"], cv2.LINE_AA)
     cv2.fillConvexPoly(ids, torso, person_id)
     # Far-side limbs first so the near side overlaps them.
-    for a, b, key in ((6, 8, "right"), (8, 10, "right"), (12, 14, "right"), (14, 16, "right"),
-                      (5, 7, "left"), (7, 9, "left"), (11, 13, "left"), (13, 15, "left")):
+    for a, b, key in ((_J.R_SHOULDER, _J.R_ELBOW, "right"), (_J.R_ELBOW, _J.R_WRIST, "right"),
+                      (_J.R_HIP, _J.R_KNEE, "right"), (_J.R_KNEE, _J.R_ANKLE, "right"),
+                      (_J.L_SHOULDER, _J.L_ELBOW, "left"), (_J.L_ELBOW, _J.L_WRIST, "left"),
+                      (_J.L_HIP, _J.L_KNEE, "left"), (_J.L_KNEE, _J.L_ANKLE, "left")):
         line(a, b, colours[key], thick)
-    for j in range(5, NUM_COCO_KEYPOINTS):
+    for j in _BODY_JOINTS:
         cv2.circle(canvas, tuple(pts[j]), max(2, thick // 2 + 1), colours["joint"], -1, cv2.LINE_AA)
     # Neck and head.
-    head = (kps[3] + kps[4]) * 0.5
-    neck = (kps[5] + kps[6]) * 0.5
+    head = (kps[_J.L_EAR] + kps[_J.R_EAR]) * 0.5
+    neck = (kps[_J.L_SHOULDER] + kps[_J.R_SHOULDER]) * 0.5
     cv2.line(canvas, tuple(np.round(neck).astype(int)), tuple(np.round(head).astype(int)),
              colours["skin"], thick, cv2.LINE_AA)
     r = max(3, int(round(_HEAD_RADIUS * height)))
@@ -192,12 +223,12 @@ def _draw_person(canvas, ids, person_id: int, kps, height: float, back_facing: b
     cv2.circle(ids, centre, r, person_id, -1)
     if not back_facing:
         eye_r = max(1, r // 5)
-        cv2.circle(canvas, tuple(pts[1]), eye_r, (30, 30, 30), -1, cv2.LINE_AA)
-        cv2.circle(canvas, tuple(pts[2]), eye_r, (30, 30, 30), -1, cv2.LINE_AA)
-        cv2.circle(canvas, tuple(pts[0]), eye_r, (40, 40, 160), -1, cv2.LINE_AA)
+        cv2.circle(canvas, tuple(pts[_J.L_EYE]), eye_r, (30, 30, 30), -1, cv2.LINE_AA)
+        cv2.circle(canvas, tuple(pts[_J.R_EYE]), eye_r, (30, 30, 30), -1, cv2.LINE_AA)
+        cv2.circle(canvas, tuple(pts[_J.NOSE]), eye_r, (40, 40, 160), -1, cv2.LINE_AA)
     # Left ear warm, right ear cool, like the limbs.
-    cv2.circle(canvas, tuple(pts[3]), max(1, r // 4), colours["left"], -1, cv2.LINE_AA)
-    cv2.circle(canvas, tuple(pts[4]), max(1, r // 4), colours["right"], -1, cv2.LINE_AA)
+    cv2.circle(canvas, tuple(pts[_J.L_EAR]), max(1, r // 4), colours["left"], -1, cv2.LINE_AA)
+    cv2.circle(canvas, tuple(pts[_J.R_EAR]), max(1, r // 4), colours["right"], -1, cv2.LINE_AA)
 
 
 def _background(rng: np.random.Generator, size) -> np.ndarray:
@@ -276,7 +307,7 @@ def render_image(rng: np.random.Generator, spec: SyntheticSpec):
         vis[inside & (owner != i + 1)] = 1.0
         vis[~inside] = 0.0
         if person["back"]:
-            vis[:3] = 0.0
+            vis[list(_FACE_FRONT)] = 0.0
         keypoints = np.concatenate([kps, vis[:, None]], axis=1)
         keypoints[vis == 0, :2] = 0.0
         ys, xs = np.nonzero(person["own"])
@@ -363,7 +394,8 @@ def write_split(out_dir, split: str, num_images: int, seed: int, spec: Synthetic
             })
             ann_id += 1
         if split == "val2017":
-            detections += _detections(np.random.default_rng([seed, 2, i]), image_id, people, (w, h))
+            box_rng = np.random.default_rng([seed, _SPLIT_CODES["val2017_detections"], i])
+            detections += _detections(box_rng, image_id, people, (w, h))
     coco = {
         "info": {"description": f"posedy synthetic person keypoints ({split}, seed {seed})", "version": "1.0"},
         "licenses": [{"id": 0, "name": "generated by posedy.data.synthetic", "url": ""}],
@@ -374,10 +406,7 @@ def write_split(out_dir, split: str, num_images: int, seed: int, spec: Synthetic
 
 def _write_json_atomic(path: Path, data) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w") as f:
-        json.dump(data, f, separators=(",", ":"))
-    os.replace(tmp, path)
+    atomic_write_text(path, json.dumps(data, separators=(",", ":")))
 
 
 def generator_stamp(seed: int, spec: SyntheticSpec) -> dict:

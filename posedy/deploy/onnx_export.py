@@ -19,7 +19,6 @@ the new exporter's own (``DYNAMO_MIN_OPSET``), or when the new exporter fails on
 import contextlib
 import copy
 import importlib.util
-import os
 import re
 import warnings
 from dataclasses import dataclass
@@ -28,6 +27,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from posedy.fileio import atomic_output
 from posedy.layers import DynamicConv2d
 
 from .fusion import prepare_for_inference
@@ -59,15 +59,12 @@ class OnnxExport:
 
 @contextlib.contextmanager
 def written_atomically(path: Path):
-    """Yield a temporary path beside ``path`` to write to; on success it is renamed over
-    ``path``, on any error removed, so a crash never leaves half a model over an older one."""
+    """Yield a temporary path beside ``path`` to write to (``posedy.fileio.atomic_output``, the
+    folder created first); on success it is fsynced and renamed over ``path``, on any error
+    removed, so a crash never leaves half a model over an older one."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
+    with atomic_output(path) as tmp:
         yield tmp
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def prepare_for_export(model: nn.Module, batch="dynamic") -> nn.Module:

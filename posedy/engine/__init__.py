@@ -4,7 +4,7 @@ distributed helpers, schedules and logs."""
 from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from .loss import JointsMSELoss
 from .runner import run_training
-from .trainer import Trainer, TrainHooks, TrainingError
+from .trainer import LoopSettings, Trainer, TrainHooks, TrainingError
 
-__all__ = ["CheckpointError", "JointsMSELoss", "Trainer", "TrainHooks", "TrainingError",
+__all__ = ["CheckpointError", "JointsMSELoss", "LoopSettings", "Trainer", "TrainHooks", "TrainingError",
            "load_checkpoint", "run_training", "save_checkpoint"]

@@ -2,17 +2,16 @@
 
 A checkpoint is a plain dict of tensors, numbers, strings, lists and dicts, so it loads with
 ``torch.load(weights_only=True)``: a file that carries pickled code is refused rather than
-executed. Saving writes a temporary file in the destination folder, flushes and fsyncs it,
-then ``os.replace``s it over the old file; a crash at any point leaves either the previous
-checkpoint or the new one, never a torn file.
+executed. Saving goes through ``posedy.fileio.atomic_output``: a temporary file in the
+destination folder, fsynced, then ``os.replace``d over the old file and the folder fsynced; a
+crash at any point leaves either the previous checkpoint or the new one, never a torn file.
 """
 
 import errno
 import os
 import pickle
-import shutil
 import random
-import tempfile
+import shutil
 import zipfile
 from pathlib import Path
 from typing import Callable, Optional
@@ -20,6 +19,8 @@ from typing import Callable, Optional
 import numpy as np
 import torch
 from torch import nn
+
+from posedy.fileio import atomic_output
 
 # Shown per category when a checkpoint does not fit a model; the rest are counted.
 _MAX_LISTED_KEYS = 4
@@ -48,23 +49,12 @@ def save_checkpoint(state: dict, path, *, before_replace: Optional[Callable[[Pat
         OSError: the folder is not writable or the disk is full; ``path`` is untouched.
     """
     path = Path(path)
-    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "wb") as handle:
+    with atomic_output(path, before_replace=before_replace) as tmp:
+        with open(tmp, "wb") as handle:
             try:
                 torch.save(state, handle)
             except RuntimeError as exc:
                 raise _write_error(exc, path) from None
-            handle.flush()
-            os.fsync(handle.fileno())
-        if before_replace is not None:
-            before_replace(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    _fsync_dir(path.parent)
     return path
 
 
@@ -80,20 +70,6 @@ def _write_error(exc: RuntimeError, path: Path) -> OSError:
     if free is not None and free < 64 * 2**20:
         return OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
     return OSError(errno.EIO, f"cannot write the checkpoint ({_first_line(exc)})", str(path))
-
-
-def _fsync_dir(folder: Path) -> None:
-    # Makes the rename itself durable; not every platform lets a folder be opened.
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 def remove_stale_temporaries(folder) -> list:

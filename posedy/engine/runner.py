@@ -21,8 +21,8 @@ from .checkpoint import CheckpointError, load_checkpoint, unwrap_model
 from .distributed import DistInfo, EpochSampler, cleanup_distributed, init_distributed
 from .loss import JointsMSELoss
 from .schedule import build_lr_scheduler, build_optimizer, build_temperature_schedule
-from .trainer import Trainer, TrainHooks, check_work_dir, resolve_resume
-from .workdir import check_fresh_start, work_dir_lock
+from .trainer import LoopSettings, Trainer, TrainHooks, check_work_dir, resolve_resume
+from .workdir import check_fresh_start, missing_folders, remove_if_unused, work_dir_lock
 
 # Keys that say how a run proceeds, not what it computes: a resume may change them freely
 # (e.g. more epochs, other workers or logging). Any other difference needs --resume-config.
@@ -159,14 +159,14 @@ def build_trainer(cfg, work_dir, *, device: torch.device, dist: DistInfo, model:
     sampler = EpochSampler(len(train_set), batch_size, cfg.train.seed, dist.rank, dist.world_size,
                            shuffle=True, max_batches=cfg.train.max_iters_per_epoch)
     tau_schedule = build_temperature_schedule(cfg, sampler.batches_per_epoch)
-    return Trainer(
-        model, train_set, build_loss(cfg).to(device), optimizer, lr_scheduler, tau_schedule,
-        work_dir=work_dir, epochs=cfg.train.epochs, batch_size=batch_size, seed=cfg.train.seed,
-        num_workers=loader_workers(cfg.data.num_workers),
-        persistent_workers=cfg.data.persistent_workers, val_interval=cfg.train.val_interval, validate=validate,
-        checkpoint_interval_iters=cfg.train.checkpoint_interval_iters, log_interval=cfg.train.log_interval,
-        max_iters_per_epoch=cfg.train.max_iters_per_epoch, device=device, dist=dist, amp=cfg.train.amp,
-        channels_last=cfg.train.channels_last, config=config_to_dict(cfg), hooks=hooks, sampler=sampler)
+    settings = LoopSettings(epochs=cfg.train.epochs, num_workers=loader_workers(cfg.data.num_workers),
+                            persistent_workers=cfg.data.persistent_workers, val_interval=cfg.train.val_interval,
+                            checkpoint_interval_iters=cfg.train.checkpoint_interval_iters,
+                            log_interval=cfg.train.log_interval, amp=cfg.train.amp,
+                            channels_last=cfg.train.channels_last)
+    return Trainer(model, train_set, build_loss(cfg).to(device), optimizer, lr_scheduler, tau_schedule, sampler,
+                   settings, work_dir=work_dir, validate=validate, device=device, dist=dist,
+                   config=config_to_dict(cfg), hooks=hooks)
 
 
 def run_training(cfg, work_dir, *, resume: Optional[str] = None, hooks: Optional[TrainHooks] = None,
@@ -186,8 +186,12 @@ def run_training(cfg, work_dir, *, resume: Optional[str] = None, hooks: Optional
         build_model, build_train_set, build_validate: ``cfg -> model``, ``cfg -> dataset`` and
             ``(cfg, device, work_dir) -> validate callable``; default to posedy's builders.
     Returns:
-        The summary of ``Trainer.fit`` plus ``"resumed_from"``, ``"model"`` and ``"is_main"``
-        (False on ranks other than 0).
+        The summary of ``Trainer.fit`` plus ``"resumed_from"``, ``"model"``, ``"is_main"``
+        (False on ranks other than 0) and ``"already_finished"``: True when ``resume`` found a
+        checkpoint with every epoch done (and validated); only the model is then built (with
+        the checkpoint's weights), nothing is trained or written.
+        A work dir this call created is removed again when the run fails before its first
+        checkpoint and the folder holds nothing of it (``workdir.remove_if_unused``).
     Raises:
         OSError (unwritable work dir), WorkDirError (another run holds it, or a fresh run
         into a used one), CheckpointError, TrainingError, ConfigError.
@@ -210,13 +214,39 @@ def run_training(cfg, work_dir, *, resume: Optional[str] = None, hooks: Optional
     try:
         device = torch.device("cuda", dist.local_rank) if use_cuda else torch.device("cpu")
         work_dir = Path(work_dir)
+        created = missing_folders(work_dir) if dist.is_main else []
         if dist.is_main:
             check_work_dir(work_dir)
-        with work_dir_lock(work_dir, enabled=dist.is_main):
-            return _run_locked(cfg, work_dir, device, dist, resume, hooks, build_model, build_train_set,
-                               build_validate, overwrite, resume_config)
+        try:
+            with work_dir_lock(work_dir, enabled=dist.is_main):
+                return _run_locked(cfg, work_dir, device, dist, resume, hooks, build_model, build_train_set,
+                                   build_validate, overwrite, resume_config)
+        except BaseException:
+            # A bad input found before any work must not leave an empty folder behind.
+            remove_if_unused(created)
+            raise
     finally:
         cleanup_distributed()
+
+
+def finished_summary(path, epochs: int, model: nn.Module) -> Optional[dict]:
+    """The summary of a training whose checkpoint ``path`` has all ``epochs`` done and
+    validated (nothing left for ``Trainer.fit`` to do), else None. The weights are loaded
+    into ``model`` (so a checkpoint of another architecture is refused either way).
+
+    Returns:
+        ``{"epochs", "step", "best_ap", "best_epoch", "last_loss": None, "already_finished": True}``.
+    Raises:
+        CheckpointError: unusable file, or weights that do not fit ``model``.
+    """
+    ckpt = load_checkpoint(path, model)
+    epoch = ckpt.get("epoch")
+    if not isinstance(epoch, int) or isinstance(epoch, bool) or epoch < epochs:
+        return None
+    if ckpt.get("iter_in_epoch") or ckpt.get("validation_pending"):
+        return None
+    return {"epochs": epoch, "step": int(ckpt.get("step", 0)), "best_ap": ckpt.get("best_ap"),
+            "best_epoch": ckpt.get("best_epoch"), "last_loss": None, "already_finished": True}
 
 
 def _run_locked(cfg, work_dir, device, dist, resume, hooks, build_model, build_train_set, build_validate,
@@ -228,6 +258,13 @@ def _run_locked(cfg, work_dir, device, dist, resume, hooks, build_model, build_t
     configure_determinism(device, cfg.train.deterministic)
     seed_everything(cfg.train.seed)
     model = build_model(cfg)
+    if resume_path is not None:
+        finished = finished_summary(resume_path, cfg.train.epochs, model)
+        if finished is not None:
+            if dist.is_main:
+                print(f"already finished: all {cfg.train.epochs} epochs are done in {resume_path}; nothing to "
+                      f"train and nothing written (raise train.epochs to go on)", file=sys.stderr)
+            return {**finished, "resumed_from": str(resume_path), "is_main": dist.is_main, "model": model}
     train_set = build_train_set(cfg)
     validate = build_validate(cfg, device, work_dir) if dist.is_main else None
     trainer = build_trainer(cfg, work_dir, device=device, dist=dist, model=model, train_set=train_set,
@@ -244,6 +281,7 @@ def _run_locked(cfg, work_dir, device, dist, resume, hooks, build_model, build_t
     elif resume == "auto" and dist.is_main:
         print(f"no {work_dir / 'last.pth'} yet; starting from scratch", file=sys.stderr)
     summary = trainer.fit()
+    summary["already_finished"] = False
     summary["resumed_from"] = str(resume_path) if resume_path is not None else None
     summary["is_main"] = dist.is_main
     summary["model"] = unwrap_model(trainer.model)

@@ -30,8 +30,8 @@ from posedy.layers import get_temperature, set_temperature
 
 from .checkpoint import (CheckpointError, capture_rng_state, load_checkpoint, remove_stale_temporaries,
                          restore_rng_state, save_checkpoint, unwrap_model)
-from .distributed import (DistInfo, EpochIndexedDataset, EpochSampler, EpochTaggedSampler, all_reduce_mean, barrier, broadcast_buffers,
-                          broadcast_object)
+from .distributed import (DistInfo, EpochIndexedDataset, EpochSampler, EpochTaggedSampler, all_reduce_mean, barrier,
+                          broadcast_buffers, broadcast_object)
 from .logging import MetricsLogger, epoch_progress
 from .schedule import TemperatureSchedule
 
@@ -56,6 +56,45 @@ class TrainHooks:
     before_checkpoint_replace: Optional[Callable[[Path, Path], None]] = None
 
 
+@dataclass(frozen=True)
+class LoopSettings:
+    """The numbers and switches of the loop (the batch layout is the sampler's).
+
+    epochs: epochs to train in all.
+    num_workers: DataLoader worker processes (0 = load in this process).
+    persistent_workers: keep the loader's workers from one epoch to the next (with
+        ``num_workers > 0``); the epoch then reaches them with each index
+        (``EpochTaggedSampler``), so the data are the same as with fresh workers.
+    val_interval: validate after every ``val_interval`` epochs and after the last one.
+    checkpoint_interval_iters: also save ``last.pth`` every so many iterations (0 = only at
+        epoch ends).
+    log_interval: iterations between ``"train"`` records in ``metrics.jsonl``.
+    amp, channels_last: CUDA options (ignored on other devices).
+    tensorboard: also write TensorBoard scalars when the package is importable.
+    """
+
+    epochs: int
+    num_workers: int = 0
+    persistent_workers: bool = False
+    val_interval: int = 1
+    checkpoint_interval_iters: int = 0
+    log_interval: int = 50
+    amp: bool = False
+    channels_last: bool = False
+    tensorboard: bool = True
+
+
+@dataclass(frozen=True)
+class EpochStats:
+    """What one pass of ``_train_epoch`` measured, for the epoch record."""
+
+    seconds: float
+    samples_per_s: float
+    # Items whose image could not be decoded (data.skip_corrupt_images); counted from the
+    # batches, so the count is right with any number of workers.
+    corrupt: int
+
+
 class Trainer:
     """Runs epochs of heatmap regression over a top-down dataset.
 
@@ -66,61 +105,52 @@ class Trainer:
         loss_fn: ``(output, target, target_weight) -> scalar``.
         optimizer, lr_scheduler: the scheduler is stepped once after every epoch.
         tau_schedule: tau per global step; applied to the model's dynamic layers when ``"linear"``.
+        sampler: the batch layout: per-process batch size, seed, rank, iterations per epoch
+            (``runner.build_trainer`` builds it from the config); the one place they are held.
+        settings: ``LoopSettings``.
         work_dir: receives ``last.pth``, ``best.pth`` and ``metrics.jsonl`` (rank 0).
-        epochs, batch_size (per process), seed, num_workers: as named.
-        persistent_workers: keep the loader's workers from one epoch to the next (with
-            ``num_workers > 0``); the epoch then reaches them with each index
-            (``EpochTaggedSampler``), so the data are the same as with fresh workers.
-        val_interval: validate after every ``val_interval`` epochs and after the last one.
         validate: ``model -> dict`` with ``"AP"``, or None; only rank 0's is used (other ranks
             may pass None) and every rank follows rank 0's choice to validate.
-        checkpoint_interval_iters: also save ``last.pth`` every so many iterations (0 = only
-            at epoch ends).
-        log_interval: iterations between ``"train"`` records in ``metrics.jsonl``.
-        max_iters_per_epoch: cap on iterations per epoch (0 = the whole dataset).
         device, dist: where and as which rank this process runs.
-        amp, channels_last: CUDA options.
         config: plain-dict experiment config stored in checkpoints.
         hooks: see ``TrainHooks``.
-        tensorboard: also write TensorBoard scalars when the package is importable.
-        sampler: an EpochSampler to use instead of the default one built from the above.
+    Raises:
+        ValueError: ``sampler`` was built for another dataset length or another rank.
     """
 
     def __init__(self, model: nn.Module, train_set, loss_fn: nn.Module, optimizer, lr_scheduler,
-                 tau_schedule: TemperatureSchedule, *, work_dir, epochs: int, batch_size: int, seed: int = 0,
-                 num_workers: int = 0, persistent_workers: bool = False, val_interval: int = 1, validate: Optional[Callable] = None,
-                 checkpoint_interval_iters: int = 0, log_interval: int = 50, max_iters_per_epoch: int = 0,
-                 device: torch.device = torch.device("cpu"), dist: DistInfo = DistInfo(), amp: bool = False,
-                 channels_last: bool = False, config: Optional[dict] = None, hooks: Optional[TrainHooks] = None,
-                 tensorboard: bool = True, sampler: Optional[EpochSampler] = None):
+                 tau_schedule: TemperatureSchedule, sampler: EpochSampler, settings: LoopSettings, *, work_dir,
+                 validate: Optional[Callable] = None, device: torch.device = torch.device("cpu"),
+                 dist: DistInfo = DistInfo(), config: Optional[dict] = None, hooks: Optional[TrainHooks] = None):
+        if sampler.num_samples != len(train_set) or (sampler.rank, sampler.world_size) != (dist.rank, dist.world_size):
+            raise ValueError(f"the sampler is for {sampler.num_samples} samples on rank {sampler.rank} of "
+                             f"{sampler.world_size}, the run has {len(train_set)} on rank {dist.rank} of "
+                             f"{dist.world_size}")
         self.model = model
         self.train_set = train_set
         self.loss_fn = loss_fn
         self.optimizer = optimizer
         self.lr_scheduler = lr_scheduler
         self.tau_schedule = tau_schedule
+        self.sampler = sampler
+        self.settings = settings
         self.work_dir = Path(work_dir)
-        self.epochs = epochs
-        self.batch_size = batch_size
-        self.seed = seed
-        self.num_workers = num_workers
-        self.persistent_workers = persistent_workers and num_workers > 0
+        # Read from the sampler and the settings, never held twice.
+        self.epochs = settings.epochs
+        self.batch_size = sampler.batch_size
+        self.seed = sampler.seed
+        self.iters_per_epoch = sampler.batches_per_epoch
+        self.persistent_workers = settings.persistent_workers and settings.num_workers > 0
         self._persistent_loader = None
-        self.val_interval = val_interval
         self.validate = validate
-        self.checkpoint_interval_iters = checkpoint_interval_iters
-        self.log_interval = log_interval
         self.device = device
         self.dist = dist
-        self.amp = amp and device.type == "cuda"
-        self.channels_last = channels_last and device.type == "cuda"
+        self.amp = settings.amp and device.type == "cuda"
+        self.channels_last = settings.channels_last and device.type == "cuda"
         self.config = config or {}
         self.hooks = hooks or TrainHooks()
-        self.sampler = sampler or EpochSampler(len(train_set), batch_size, seed, dist.rank, dist.world_size,
-                                               shuffle=True, max_batches=max_iters_per_epoch)
-        self.iters_per_epoch = self.sampler.batches_per_epoch
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp)
-        self.logger = MetricsLogger(self.work_dir, enabled=dist.is_main, tensorboard=tensorboard)
+        self.logger = MetricsLogger(self.work_dir, enabled=dist.is_main, tensorboard=settings.tensorboard)
         # Validation ends in a collective (the AP goes from rank 0 to all), so every rank must
         # agree on whether it happens even though only rank 0 holds a validator.
         self.validation_enabled = bool(broadcast_object(validate is not None, dist))
@@ -241,8 +271,7 @@ class Trainer:
                 self._validate(self.epoch - 1)
                 barrier(self.dist)
             while self.epoch < self.epochs:
-                self._train_epoch()
-                self._end_epoch()
+                self._end_epoch(self._train_epoch())
         except KeyboardInterrupt:
             raise Interrupted(self._kept_message()) from None
         finally:
@@ -263,29 +292,27 @@ class Trainer:
         generator = torch.Generator().manual_seed(self.seed + epoch)
         loader = torch.utils.data.DataLoader(
             EpochIndexedDataset(self.train_set), batch_size=self.batch_size,
-            sampler=EpochTaggedSampler(self.sampler), num_workers=self.num_workers, drop_last=True,
-            generator=generator, worker_init_fn=worker_init if self.num_workers else None,
+            sampler=EpochTaggedSampler(self.sampler), num_workers=self.settings.num_workers, drop_last=True,
+            generator=generator, worker_init_fn=worker_init if self.settings.num_workers else None,
             pin_memory=self.device.type == "cuda", persistent_workers=self.persistent_workers)
         if self.persistent_workers:
             self._persistent_loader = loader
         return loader
 
-    def _train_epoch(self) -> None:
+    def _train_epoch(self) -> EpochStats:
         epoch, start = self.epoch, self.iter_in_epoch
         if start == 0:
             self.epoch_loss_sum, self.epoch_loss_count = 0.0, 0
         self.model.train()
         lr = self.optimizer.param_groups[0]["lr"]
         bar = epoch_progress(self.iters_per_epoch, start, epoch, self.epochs, self.dist.is_main)
-        tick, seen = time.perf_counter(), 0
-        # Items whose image could not be decoded (data.skip_corrupt_images); counted from the
-        # batches, so the count is right with any number of workers.
-        self.epoch_corrupt = 0
+        tick, seen, corrupt = time.perf_counter(), 0, 0
+        log_interval, interval = self.settings.log_interval, self.settings.checkpoint_interval_iters
         try:
             for i, batch in enumerate(self._loader(epoch, start), start=start):
                 loss_value, tau = self._train_step(batch, epoch, i)
                 if "corrupt" in batch:
-                    self.epoch_corrupt += int(torch.as_tensor(batch["corrupt"]).sum())
+                    corrupt += int(torch.as_tensor(batch["corrupt"]).sum())
                 self.iter_in_epoch = i + 1
                 self.last_loss = loss_value
                 self.epoch_loss_sum += loss_value
@@ -295,18 +322,17 @@ class Trainer:
                 bar.update(1)
                 bar.set_postfix(loss=f"{loss_value:.3e}", lr=f"{lr:.1e}",
                                 tau="-" if tau is None else f"{tau:.2f}", img_s=f"{speed:.1f}", refresh=False)
-                if self.log_interval and (i + 1) % self.log_interval == 0:
+                if log_interval and (i + 1) % log_interval == 0:
                     self.logger.log({"type": "train", "step": self.step, "epoch": epoch + 1, "iter": i + 1,
                                      "loss": loss_value, "lr": lr, "tau": tau, "samples_per_s": speed})
-                interval = self.checkpoint_interval_iters
                 if interval and (i + 1) % interval == 0 and i + 1 < self.iters_per_epoch:
                     self.save(self.last_path)
                 if self.hooks.after_step is not None:
                     self.hooks.after_step(epoch + 1, i + 1, self.step)
         finally:
             bar.close()
-        self.epoch_seconds = time.perf_counter() - tick
-        self.epoch_speed = seen / max(self.epoch_seconds, 1e-9)
+        seconds = time.perf_counter() - tick
+        return EpochStats(seconds, seen / max(seconds, 1e-9), corrupt)
 
     def _train_step(self, batch: dict, epoch: int, i: int):
         model = unwrap_model(self.model)
@@ -354,7 +380,7 @@ class Trainer:
     def _last_good(self) -> str:
         return str(self.last_path) if self.last_path.exists() else "none yet"
 
-    def _end_epoch(self) -> None:
+    def _end_epoch(self, stats: EpochStats) -> None:
         epoch = self.epoch
         lr = self.optimizer.param_groups[0]["lr"]
         broadcast_buffers(unwrap_model(self.model), self.dist)
@@ -363,13 +389,13 @@ class Trainer:
         record = {"type": "epoch", "step": self.step, "epoch": epoch + 1,
                   "loss": self.epoch_loss_sum / max(self.epoch_loss_count, 1), "lr": lr,
                   "tau": get_temperature(unwrap_model(self.model)),
-                  "seconds": self.epoch_seconds, "samples_per_s": self.epoch_speed,
-                  "corrupt_samples": self.epoch_corrupt}
+                  "seconds": stats.seconds, "samples_per_s": stats.samples_per_s,
+                  "corrupt_samples": stats.corrupt}
         self.logger.log(record)
-        if self.epoch_corrupt and self.dist.is_main:
-            print(f"warning: epoch {epoch + 1}: {self.epoch_corrupt} sample(s) skipped, their image could "
+        if stats.corrupt and self.dist.is_main:
+            print(f"warning: epoch {epoch + 1}: {stats.corrupt} sample(s) skipped, their image could "
                   f"not be decoded (blank crop, zero target weight)", file=sys.stderr)
-        due = (epoch + 1) % self.val_interval == 0 or epoch + 1 == self.epochs
+        due = (epoch + 1) % self.settings.val_interval == 0 or epoch + 1 == self.epochs
         if self.validation_enabled and due:
             # Saved first: validation reads another input and may fail or be interrupted.
             self.validation_pending = True

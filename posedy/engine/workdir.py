@@ -9,6 +9,9 @@ A fresh run (no ``--resume``) into a work dir that already holds ``last.pth`` or
 ``best.pth`` is refused, naming the ways on: ``--resume`` to continue it, another
 ``--work-dir``, or ``--overwrite`` to start again there (the old checkpoints are then
 removed before training starts, so none of the old run's files is mistaken for the new one's).
+
+A run that fails on a bad input before any work removes the folders it created for the work
+dir, as long as they hold nothing but its own lock and an empty log (``remove_if_unused``).
 """
 
 import contextlib
@@ -80,3 +83,35 @@ def check_fresh_start(work_dir, *, overwrite: bool) -> list:
         raise WorkDirError(f"{work_dir}: already holds {names} of an earlier training; continue it with "
                            f"--resume, train into another --work-dir, or start again there with --overwrite")
     return found
+
+
+# What a run leaves in its work dir before it has done any work: the lock, and the metrics log
+# opened (still empty) when the trainer is built.
+_UNUSED_IF_EMPTY = (LOCK_NAME, "metrics.jsonl")
+
+
+def missing_folders(work_dir) -> list:
+    """The folders ``work_dir.mkdir(parents=True)`` would create, deepest first."""
+    missing = []
+    folder = Path(work_dir).absolute()
+    while not folder.exists() and folder != folder.parent:
+        missing.append(folder)
+        folder = folder.parent
+    return missing
+
+
+def remove_if_unused(folders) -> None:
+    """Remove ``folders`` (deepest first, as ``missing_folders`` lists them) that hold nothing but
+    an empty lock file and an empty metrics log; stop at the first one that holds more."""
+    for folder in folders:
+        for name in _UNUSED_IF_EMPTY:
+            path = folder / name
+            try:
+                if path.is_file() and path.stat().st_size == 0:
+                    path.unlink()
+            except OSError:
+                pass
+        try:
+            folder.rmdir()
+        except OSError:  # not empty (or already gone): it is kept
+            return

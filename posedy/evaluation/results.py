@@ -1,12 +1,11 @@
 """Final poses (rescoring + OKS-NMS) and COCO keypoint results files, written atomically."""
 
 import json
-import os
-import uuid
 from pathlib import Path
 
 import numpy as np
 
+from posedy import fileio
 from posedy.data.coco import read_json
 from posedy.data.keypoints import COCO_SIGMAS
 from posedy.evaluation.nms import oks_nms_grouped
@@ -48,26 +47,14 @@ def select_final_poses(keypoints, box_scores, areas, image_ids, *, keypoint_thr:
 
 
 def atomic_write_text(path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file and ``os.replace``.
+    """Write ``text`` to ``path`` atomically and durably (``posedy.fileio.atomic_write_text``).
 
     A crash leaves either the old file or the complete new one, never a partial file.
 
     Raises:
         OSError: the directory is missing or not writable.
     """
-    path = Path(path)
-    # A unique name opened with "x" (not mkstemp, whose 0600 mode would survive the rename).
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
-    try:
-        with open(tmp, "x") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    fileio.atomic_write_text(path, text)
 
 
 def write_json_atomic(path, obj) -> None:

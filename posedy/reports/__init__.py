@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from posedy.evaluation.results import atomic_write_text
+from posedy.fileio import atomic_write_text
 
 
 def publish(text: str, markdown=None) -> None:

@@ -96,3 +96,13 @@ def test_make_synthetic_tool_if_stale_regenerates_only_a_stale_copy(tmp_path, ca
     assert tool.main(args) == 0 and "up to date" in capsys.readouterr().out
     (tmp_path / STAMP_NAME).write_text('{"seed": 0, "spec": {}, "code_sha256": "old"}')
     assert tool.main(args) == 0 and "wrote" in capsys.readouterr().out
+
+
+def test_joint_names_and_stream_codes_are_written_down_once():
+    from posedy.data import synthetic
+    named = {value: name for name, value in vars(synthetic._J).items() if name.isupper()}
+    assert sorted(named) == list(range(len(COCO_KEYPOINT_NAMES)))
+    assert all(COCO_KEYPOINT_NAMES[i].replace("left_", "L_").replace("right_", "R_").upper() == named[i]
+               for i in named)
+    # Every random stream's code is in the one table, and no two streams share one.
+    assert len(set(synthetic._SPLIT_CODES.values())) == len(synthetic._SPLIT_CODES) == 3

@@ -94,10 +94,10 @@ def make_trainer(work_dir, *, epochs=2, batch_size=4, length=24, seed=0, tau_sch
                  checkpoint_interval_iters=0, validate=None, hooks=None, model=None, dist=None,
                  log_interval=1, lr_steps=(1,), num_workers=0, persistent_workers=False):
     """A Trainer over the stand-ins, built as the runner builds the real one."""
-    from posedy.engine.distributed import DistInfo
+    from posedy.engine.distributed import DistInfo, EpochSampler
     from posedy.engine.loss import JointsMSELoss
     from posedy.engine.schedule import TemperatureSchedule
-    from posedy.engine.trainer import Trainer
+    from posedy.engine.trainer import LoopSettings, Trainer
 
     torch.manual_seed(seed)
     model = model if model is not None else TinyPoseNet()
@@ -107,10 +107,10 @@ def make_trainer(work_dir, *, epochs=2, batch_size=4, length=24, seed=0, tau_sch
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
     scheduler = torch.optim.lr_scheduler.MultiStepLR(optimizer, milestones=list(lr_steps), gamma=0.1)
     dataset = TinyKeypointDataset(length=length, seed=seed)
-    iters = length // (batch_size * dist.world_size)
-    tau = TemperatureSchedule(tau_schedule, 30.0, 1.0, anneal_iters=iters * epochs)
-    return Trainer(model, dataset, JointsMSELoss(), optimizer, scheduler, tau, work_dir=work_dir, epochs=epochs,
-                   batch_size=batch_size, seed=seed, val_interval=1, validate=validate,
-                   num_workers=num_workers, persistent_workers=persistent_workers,
-                   checkpoint_interval_iters=checkpoint_interval_iters, log_interval=log_interval,
-                   dist=dist, config={"name": "tiny"}, hooks=hooks, tensorboard=False)
+    sampler = EpochSampler(len(dataset), batch_size, seed, dist.rank, dist.world_size, shuffle=True)
+    tau = TemperatureSchedule(tau_schedule, 30.0, 1.0, anneal_iters=sampler.batches_per_epoch * epochs)
+    settings = LoopSettings(epochs=epochs, num_workers=num_workers, persistent_workers=persistent_workers,
+                            val_interval=1, checkpoint_interval_iters=checkpoint_interval_iters,
+                            log_interval=log_interval, tensorboard=False)
+    return Trainer(model, dataset, JointsMSELoss(), optimizer, scheduler, tau, sampler, settings, work_dir=work_dir,
+                   validate=validate, dist=dist, config={"name": "tiny"}, hooks=hooks)

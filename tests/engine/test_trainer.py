@@ -183,3 +183,19 @@ def test_global_batch_is_split_over_processes():
     assert [per_process_batch(128, w) for w in (1, 2, 4, 8)] == [128, 64, 32, 16]
     with pytest.raises(ConfigError, match=r"train.batch_size: 128 images per step .* do not divide over 3 processes"):
         per_process_batch(128, 3)
+
+
+def test_the_sampler_is_the_one_batch_layout(tmp_path):
+    """Batch size, seed and iterations per epoch come from the sampler alone (a capped one
+    caps the loop); one built for another dataset or rank is refused instead of half used."""
+    from posedy.engine.distributed import EpochSampler
+    trainer = make_trainer(tmp_path, epochs=1, batch_size=4)
+    assert (trainer.batch_size, trainer.seed, trainer.iters_per_epoch) == (4, 0, 6)
+    args = (trainer.model, trainer.train_set, trainer.loss_fn, trainer.optimizer, trainer.lr_scheduler,
+            trainer.tau_schedule)
+    capped = type(trainer)(*args, EpochSampler(24, 4, 0, max_batches=2), trainer.settings, work_dir=tmp_path)
+    assert capped.iters_per_epoch == 2 and capped.fit()["step"] == 2
+    with pytest.raises(ValueError, match="sampler is for 23 samples on rank 0 of 1, the run has 24"):
+        type(trainer)(*args, EpochSampler(23, 4, 0), trainer.settings, work_dir=tmp_path)
+    with pytest.raises(ValueError, match="sampler is for 24 samples on rank 1 of 2"):
+        type(trainer)(*args, EpochSampler(24, 4, 0, rank=1, world_size=2), trainer.settings, work_dir=tmp_path)

@@ -92,7 +92,8 @@ class _Blobs(torch.utils.data.Dataset):
 def test_amp_and_channels_last_training_steps(tmp_path, amp, channels_last):
     from posedy.engine.loss import JointsMSELoss
     from posedy.engine.schedule import TemperatureSchedule
-    from posedy.engine.trainer import Trainer
+    from posedy.engine.distributed import EpochSampler
+    from posedy.engine.trainer import LoopSettings, Trainer
 
     device = torch.device("cuda")
     model = _tiny_model().to(device)
@@ -100,9 +101,11 @@ def test_amp_and_channels_last_training_steps(tmp_path, amp, channels_last):
         model = model.to(memory_format=torch.channels_last)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
     scheduler = torch.optim.lr_scheduler.MultiStepLR(optimizer, milestones=[100])
-    trainer = Trainer(model, _Blobs(), JointsMSELoss(), optimizer, scheduler,
-                      TemperatureSchedule("linear", 30.0, 1.0, anneal_iters=16), work_dir=tmp_path, epochs=2,
-                      batch_size=4, device=device, amp=amp, channels_last=channels_last, tensorboard=False)
+    data = _Blobs()
+    trainer = Trainer(model, data, JointsMSELoss(), optimizer, scheduler,
+                      TemperatureSchedule("linear", 30.0, 1.0, anneal_iters=16), EpochSampler(len(data), 4, 0),
+                      LoopSettings(epochs=2, amp=amp, channels_last=channels_last, tensorboard=False),
+                      work_dir=tmp_path, device=device)
     assert trainer.amp == amp and trainer.channels_last == channels_last
     summary = trainer.fit()
     assert summary["step"] == 16 and torch.isfinite(torch.tensor(summary["last_loss"]))

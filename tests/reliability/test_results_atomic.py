@@ -8,6 +8,7 @@ import os
 import pytest
 from reliability_helpers import error_line
 
+from posedy import fileio
 from posedy.evaluation import results as results_module
 
 
@@ -55,9 +56,9 @@ def test_failed_write_keeps_the_old_file_and_no_temporaries(stage, target, test_
         return real_fsync(fd)
 
     if stage == "replace":
-        monkeypatch.setattr(results_module.os, "replace", replace)
+        monkeypatch.setattr(fileio.os, "replace", replace)
     else:
-        monkeypatch.setattr(results_module.os, "fsync", fsync)
+        monkeypatch.setattr(fileio.os, "fsync", fsync)
     rc = _run(test_tool, experiment, checkpoint, out)
     monkeypatch.undo()
     assert rc == 1

@@ -251,3 +251,36 @@ def test_every_tool_has_the_one_error_boundary():
         tool = load_tool(path.stem)
         assert hasattr(tool.main, "__wrapped__"), path.name
         assert tool.main.__code__.co_filename.endswith(os.path.join("posedy", "errors.py")), path.name
+
+
+def _all_bytes(work):
+    return {str(p.relative_to(work)): p.read_bytes() for p in sorted(work.rglob("*")) if p.is_file()}
+
+
+def test_resuming_a_finished_training_says_so_and_writes_nothing(train_tool, trained, tmp_path, capsys):
+    cfg, work = _copy(trained, tmp_path)
+    before = _all_bytes(work)
+    assert _train(train_tool, cfg, work, "--resume") == 0
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.strip() == (f"already finished: all 1 epochs are done in {work / 'last.pth'}; nothing to train "
+                           f"and nothing written (raise train.epochs to go on)")
+    assert _all_bytes(work) == before
+
+
+@pytest.mark.parametrize("bad", ["checkpoint", "annotations"])
+def test_a_bad_input_leaves_no_work_dir_it_created(train_tool, synthetic_root, tmp_path, capsys, bad):
+    work = tmp_path / "new" / "w"
+    if bad == "checkpoint":
+        cfg, args = write_experiment(tmp_path, synthetic_root), ["--resume", str(tmp_path / "missing.pth")]
+    else:
+        cfg, args = write_experiment(tmp_path, synthetic_root, train_ann="annotations/missing.json"), []
+    assert _train(train_tool, cfg, work, *args) == 1
+    assert error_line(capsys).startswith("error: ")
+    assert not (tmp_path / "new").exists()
+    # A work dir that was there before is kept, with what it held.
+    work.mkdir(parents=True)
+    (work / "notes.txt").write_text("mine")
+    assert _train(train_tool, cfg, work, *args) == 1
+    assert sorted(p.name for p in work.iterdir()) == [LOCK_NAME, "notes.txt"]
+    assert (work / "notes.txt").read_text() == "mine"
