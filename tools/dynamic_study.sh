@@ -43,9 +43,10 @@ one() {  # one NAME CONFIG OPTS: train, then inspect a dynamic run
   mkdir -p "$dir"
   # shellcheck disable=SC2086
   $PY tools/train.py "$cfg" --work-dir "$dir" --resume auto ${opts:+--opts $opts} > "$dir/train.log" 2>&1
+  # Inspected unless a finished inspection is there; --overwrite replaces what an interrupted one left.
   if grep -q "dynamic: true" "$cfg" && [ ! -f "$dir/inspect/aggregation_ap.json" ]; then
     # shellcheck disable=SC2086
-    $PY tools/inspect_attention.py "$cfg" --checkpoint "$dir/last.pth" --work-dir "$dir/inspect" --skip-table4 \
+    $PY tools/inspect_attention.py "$cfg" --checkpoint "$dir/last.pth" --work-dir "$dir/inspect" --skip-table4 --overwrite \
       ${opts:+--opts $opts} > "$dir/inspect.log" 2>&1
   fi
 }

@@ -7,11 +7,13 @@ shuffled over kernels, or attention of another image (Table 3), and AP with atte
 or off per input-resolution group (Table 4).
 
 Examples:
-    python tools/inspect_attention.py EXP.yaml --checkpoint best.pth --work-dir work_dirs/exp/inspect
+    python tools/inspect_attention.py EXP.yaml --checkpoint work_dirs/exp/best.pth   # -> work_dirs/exp/inspect
     python tools/inspect_attention.py EXP.yaml --checkpoint best.pth --max-images 100 --skip-table4
 
 Writes attention_stats.json, attention.png (bar charts drawn with OpenCV), aggregation_ap.json
-and the results_<row>.json scored for each table row into the work dir and prints the tables. Each AP is posedy.evaluation.evaluate on the chosen images.
+and the results_<row>.json scored for each table row into the work dir (default: inspect/
+beside the checkpoint; the files of an earlier run there are never replaced without
+--overwrite) and prints the tables. Each AP is posedy.evaluation.evaluate on the chosen images.
 """
 
 import argparse
@@ -23,7 +25,7 @@ import cv2
 import numpy as np
 import torch
 
-from posedy.cli import error, load_pose_model
+from posedy.cli import error, load_pose_model, output_dir, refuse_to_replace
 from posedy.config import ConfigError, load_experiment
 from posedy.data import DataError, build_dataset
 from posedy.engine.checkpoint import CheckpointError
@@ -38,13 +40,18 @@ from posedy.evaluation.results import write_json_atomic
 from posedy.layers import set_inspection_mode
 from posedy.vis.draw import bar_chart
 
+# What a run writes into its work dir; an earlier run's are kept unless --overwrite.
+OUTPUTS = ("attention_stats.json", "aggregation_ap.json", "attention.png", "results_*.json")
+
 
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="tools/inspect_attention.py", description=__doc__.splitlines()[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
     parser.add_argument("config", help="experiment YAML")
     parser.add_argument("--checkpoint", required=True, metavar="CKPT")
-    parser.add_argument("--work-dir", metavar="DIR", help="default work_dirs/<YAML name>/inspect")
+    parser.add_argument("--work-dir", metavar="DIR", help="output folder (default: inspect/ beside the checkpoint)")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace the outputs of an earlier run in the work dir (without it the run is refused)")
     parser.add_argument("--det-boxes", metavar="FILE", help="detection boxes (default: ground-truth boxes)")
     parser.add_argument("--max-images", type=int, default=0,
                         help="use the crops of the first N validation images (0: all); AP is scored on them")
@@ -98,8 +105,9 @@ def main(argv=None) -> int:
         cfg = load_experiment(args.config, overrides)
     except ConfigError as exc:
         return error(str(exc))
-    work_dir = Path(args.work_dir) if args.work_dir else Path("work_dirs") / Path(args.config).stem / "inspect"
+    work_dir = output_dir(args.work_dir, args.checkpoint, "inspect")
     check_work_dir(work_dir)
+    refuse_to_replace(work_dir, OUTPUTS, overwrite=args.overwrite)
     device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
     try:
         model = load_pose_model(cfg.model, args.checkpoint)

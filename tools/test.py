@@ -8,8 +8,9 @@ Examples:
 
 Writes WORK_DIR/results.json (COCO keypoint results) and WORK_DIR/metrics.json (the ten
 COCO metrics at the top level, the run's settings under "run"), both atomically, and prints
-the AP/AR table. The evaluation itself is posedy.evaluation.evaluate. Errors are one line on
-stderr with a non-zero exit.
+the AP/AR table. WORK_DIR defaults to test/ beside the checkpoint (or ONNX file); the files
+of an earlier run there are never replaced without --overwrite. The evaluation itself is
+posedy.evaluation.evaluate. Errors are one line on stderr with a non-zero exit.
 """
 
 import argparse
@@ -19,7 +20,7 @@ from pathlib import Path
 
 import torch
 
-from posedy.cli import error, load_pose_model
+from posedy.cli import counted, error, load_pose_model, output_dir, refuse_to_replace
 from posedy.config import ConfigError, config_to_dict, load_experiment
 from posedy.data import DataError, build_dataset
 from posedy.engine.checkpoint import CheckpointError
@@ -27,6 +28,9 @@ from posedy.engine.workdir import check_work_dir, ensure_writable_dir
 from posedy.errors import one_line_message, os_error_reason, tool_main, torch_device
 from posedy.evaluation import (EvaluationError, OnnxPoseRunner, build_eval_settings, evaluate, evaluate_coco_keypoints,
                                format_metrics_table, write_json_atomic)
+
+# What a model run writes into its work dir; an earlier run's are kept unless --overwrite.
+OUTPUTS = ("results.json", "metrics.json")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -40,7 +44,11 @@ def build_parser() -> argparse.ArgumentParser:
     boxes.add_argument("--gt-boxes", action="store_true", help="crop the ground-truth boxes")
     parser.add_argument("--no-flip", action="store_true", help="no flip test")
     parser.add_argument("--post-process", choices=("quarter", "dark", "argmax"), help="heatmap decoding")
-    parser.add_argument("--work-dir", metavar="DIR", help="output folder (default work_dirs/<YAML name>/test)")
+    parser.add_argument("--work-dir", metavar="DIR",
+                        help="output folder (default: test/ beside the --checkpoint or --onnx file)")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace the results.json/metrics.json of an earlier run in the work dir "
+                             "(without it they are kept and the run is refused)")
     parser.add_argument("--batch-size", type=int, metavar="B")
     parser.add_argument("--device", type=torch_device, help="torch device (default: cuda if available, else cpu)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -90,6 +98,13 @@ def _overrides(args) -> list:
 
 
 def score_results(args) -> int:
+    if args.work_dir:
+        work_dir = Path(args.work_dir)
+        try:
+            ensure_writable_dir(work_dir)
+        except OSError as exc:
+            return error(f"{args.work_dir}: cannot write there ({os_error_reason(exc)})")
+        refuse_to_replace(work_dir, ("metrics.json",), overwrite=args.overwrite)
     try:
         metrics = evaluate_coco_keypoints(args.ann, args.results)
     except ValueError as exc:
@@ -97,8 +112,6 @@ def score_results(args) -> int:
     print(format_metrics_table(metrics, Path(args.results).stem))
     if args.work_dir:
         try:
-            work_dir = Path(args.work_dir)
-            ensure_writable_dir(work_dir)
             write_json_atomic(work_dir / "metrics.json",
                               {**metrics, "run": {"results": str(args.results), "ann": str(args.ann)}})
         except OSError as exc:
@@ -111,8 +124,9 @@ def evaluate_model(args) -> int:
         cfg = load_experiment(args.config, _overrides(args))
     except ConfigError as exc:
         return error(str(exc), 2)
-    work_dir = Path(args.work_dir) if args.work_dir else Path("work_dirs") / Path(args.config).stem / "test"
+    work_dir = output_dir(args.work_dir, args.checkpoint or args.onnx, "test")
     check_work_dir(work_dir)
+    refuse_to_replace(work_dir, OUTPUTS, overwrite=args.overwrite)
     device = args.device or torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:
         if args.onnx:
@@ -163,7 +177,7 @@ def evaluate_model(args) -> int:
         return error(f"{work_dir / 'metrics.json'}: cannot write ({os_error_reason(exc)})")
     print(format_metrics_table(result.metrics, cfg.name))
     print(f"results: {result.results_file}  metrics: {work_dir / 'metrics.json'}  "
-          f"({result.num_instances} instances, {seconds:.1f} s on {device})")
+          f"({counted(result.num_instances, 'instance')}, {seconds:.1f} s on {device})")
     return 0
 
 
