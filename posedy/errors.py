@@ -60,6 +60,12 @@ def describe_exception(exc: BaseException):
     return 1, (f"unexpected {type(exc).__name__}: {message} (set {DEBUG_ENV}=1 for the traceback)")
 
 
+def os_error_reason(exc: OSError) -> str:
+    """Why an ``OSError`` happened, in a few words for ``<file>: cannot write (<reason>)``: the
+    system's text (``strerror``), else the exception's own one-line message, else its class name."""
+    return exc.strerror or one_line_message(exc)
+
+
 def describe_os_error(exc: OSError) -> str:
     """``<file>: <reason>``, with ENOSPC spelt "no space left on device"."""
     if exc.errno == errno.ENOSPC:

@@ -16,6 +16,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from posedy.cli import counted
 from posedy.config import ConfigError, load_experiment
 from posedy.data import DataError, build_dataset
 from posedy.data.crop import IMAGENET_MEAN, IMAGENET_STD, transform_keypoints
@@ -96,7 +97,7 @@ def main(argv=None) -> int:
     except OSError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    print(f"wrote {min(args.n, len(dataset))} pictures to {out_dir}")
+    print(f"wrote {counted(min(args.n, len(dataset)), 'picture')} to {out_dir}")
     return 0
 
 

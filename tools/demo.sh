@@ -49,13 +49,13 @@ run_both() {  # run_both STEP COMMAND...: the command for each config at once, l
 }
 
 train_one() { $PY tools/train.py "$1" --work-dir "$2" --resume auto; }
-test_one() {
-  $PY tools/test.py "$1" --checkpoint "$2/best.pth" --work-dir "$2/test" --no-progress
+test_one() {  # a rerun evaluates again and replaces the earlier results (--overwrite)
+  $PY tools/test.py "$1" --checkpoint "$2/best.pth" --work-dir "$2/test" --no-progress --overwrite
   $PY tools/visualize.py --results "$2/test/results.json" --ann "$DATA/annotations/person_keypoints_val2017.json" \
     --images "$DATA/images/val2017" --out "$2/vis" --with-gt --max-images 6
   # Is the dynamic model dynamic? Table 3 on the val set (ground-truth boxes) and the attention plot.
   if grep -q "dynamic: true" "$1"; then
-    $PY tools/inspect_attention.py "$1" --checkpoint "$2/best.pth" --work-dir "$2/inspect" --skip-table4
+    $PY tools/inspect_attention.py "$1" --checkpoint "$2/best.pth" --work-dir "$2/inspect" --skip-table4 --overwrite
   fi
 }
 

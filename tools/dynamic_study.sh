@@ -49,11 +49,11 @@ one() {  # one NAME CONFIG OPTS: train, evaluate last.pth on the val set, inspec
     >> "$dir/train.log" 2>&1
   # Evaluated again on every call (not cached): a reused run is then scored on today's val set.
   # shellcheck disable=SC2086
-  $PY tools/test.py "$cfg" --checkpoint "$dir/last.pth" --gt-boxes --work-dir "$dir/val_gt" --no-progress \
+  $PY tools/test.py "$cfg" --checkpoint "$dir/last.pth" --gt-boxes --work-dir "$dir/val_gt" --no-progress --overwrite \
     ${opts:+--opts $opts} > "$dir/val_gt.log" 2>&1
   if grep -q "dynamic: true" "$cfg"; then
     # shellcheck disable=SC2086
-    $PY tools/inspect_attention.py "$cfg" --checkpoint "$dir/last.pth" --work-dir "$dir/inspect" --skip-table4 \
+    $PY tools/inspect_attention.py "$cfg" --checkpoint "$dir/last.pth" --work-dir "$dir/inspect" --skip-table4 --overwrite \
       ${opts:+--opts $opts} > "$dir/inspect.log" 2>&1
   fi
 }

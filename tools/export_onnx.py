@@ -22,10 +22,10 @@ import torch.onnx.errors
 
 from posedy.config import ConfigError, load_experiment
 from posedy.deploy import export_nchwc, export_onnx
+from posedy.cli import load_pose_model
 from posedy.deploy.onnx_export import DEFAULT_OPSET
-from posedy.engine.checkpoint import CheckpointError, load_checkpoint
-from posedy.models import build_pose_model
-from posedy.errors import one_line_message, tool_main
+from posedy.engine.checkpoint import CheckpointError
+from posedy.errors import one_line_message, os_error_reason, tool_main
 
 
 @tool_main
@@ -58,8 +58,7 @@ def main(argv=None) -> int:
         parser.error(f"--opset {args.opset}: this torch exports opsets {low} to {high}")
     try:
         cfg = load_experiment(args.experiment, args.opts)
-        model = build_pose_model(cfg.model)
-        load_checkpoint(args.checkpoint, model)
+        model = load_pose_model(cfg.model, args.checkpoint)
     except (ConfigError, CheckpointError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -71,7 +70,7 @@ def main(argv=None) -> int:
             written = export_onnx(model, args.out, cfg.data.image_size, batch=batch, opset=args.opset)
             path, exporter = written.path, f", {written.describe()}"
     except OSError as exc:
-        print(f"error: {args.out}: cannot write ({exc.strerror or exc.__class__.__name__})", file=sys.stderr)
+        print(f"error: {args.out}: cannot write ({os_error_reason(exc)})", file=sys.stderr)
         return 1
     except torch.onnx.errors.OnnxExporterError as exc:
         print(f"error: {args.out}: cannot export this model at --opset {args.opset} ({one_line_message(exc)})",

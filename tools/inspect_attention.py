@@ -7,35 +7,41 @@ shuffled over kernels, or attention of another image (Table 3), and AP with atte
 or off per input-resolution group (Table 4).
 
 Examples:
-    python tools/inspect_attention.py EXP.yaml --checkpoint best.pth --work-dir work_dirs/exp/inspect
+    python tools/inspect_attention.py EXP.yaml --checkpoint work_dirs/exp/best.pth   # -> work_dirs/exp/inspect
     python tools/inspect_attention.py EXP.yaml --checkpoint best.pth --max-images 100 --skip-table4
 
-Writes attention_stats.json, attention.png (bar charts drawn with OpenCV) and
-aggregation_ap.json into the work dir and prints the tables.
+Writes attention_stats.json, attention.png (bar charts drawn with OpenCV), aggregation_ap.json
+and the results_<row>.json scored for each table row into the work dir (default: inspect/
+beside the checkpoint; the files of an earlier run there are never replaced without
+--overwrite) and prints the tables. Each AP is posedy.evaluation.evaluate on the chosen images.
 """
 
 import argparse
 import sys
-import tempfile
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
 import numpy as np
 import torch
 
+from posedy.cli import error, load_pose_model, output_dir, refuse_to_replace
 from posedy.config import ConfigError, load_experiment
-from posedy.data import DataError, build_dataset, loader_workers
-from posedy.data.keypoints import COCO_FLIP_PAIRS
-from posedy.engine.checkpoint import CheckpointError, load_checkpoint
+from posedy.data import DataError, build_dataset
+from posedy.engine.checkpoint import CheckpointError
+from posedy.engine.workdir import check_work_dir
+from posedy.errors import os_error_reason, tool_main
 from posedy.evaluation.attention import (AGGREGATION_MODES, aggregation_mode, attention_statistics,
                                          named_dynamic_layers, recording_attention, resolution_groups,
                                          set_group_pattern, table4_patterns)
-from posedy.evaluation.inference import evaluate_predictions, predict
+from posedy.evaluation.evaluator import (EvaluationError, build_eval_settings, evaluate, first_image_ids,
+                                         predict_dataset)
 from posedy.evaluation.results import write_json_atomic
 from posedy.layers import set_inspection_mode
-from posedy.models import build_pose_model
 from posedy.vis.draw import bar_chart
-from posedy.errors import tool_main
+
+# What a run writes into its work dir; an earlier run's are kept unless --overwrite.
+OUTPUTS = ("attention_stats.json", "aggregation_ap.json", "attention.png", "results_*.json")
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -43,7 +49,9 @@ def parse_args(argv=None) -> argparse.Namespace:
                                      formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
     parser.add_argument("config", help="experiment YAML")
     parser.add_argument("--checkpoint", required=True, metavar="CKPT")
-    parser.add_argument("--work-dir", metavar="DIR", help="default work_dirs/<YAML name>/inspect")
+    parser.add_argument("--work-dir", metavar="DIR", help="output folder (default: inspect/ beside the checkpoint)")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace the outputs of an earlier run in the work dir (without it the run is refused)")
     parser.add_argument("--det-boxes", metavar="FILE", help="detection boxes (default: ground-truth boxes)")
     parser.add_argument("--max-images", type=int, default=0,
                         help="use the crops of the first N validation images (0: all); AP is scored on them")
@@ -59,18 +67,6 @@ def parse_args(argv=None) -> argparse.Namespace:
     if args.max_images < 0 or args.batch_size < 1:
         parser.error("--max-images must be >= 0 and --batch-size >= 1")
     return args
-
-
-def _error(message: str) -> int:
-    print(f"error: {message}", file=sys.stderr)
-    return 1
-
-
-def _subset_first_images(dataset, max_images: int):
-    """Indices of the crops of the first ``max_images`` image ids (all when 0), and those ids."""
-    ids = np.array([r.image_id for r in dataset.records])
-    chosen = np.unique(ids)[:max_images] if max_images else np.unique(ids)
-    return np.flatnonzero(np.isin(ids, chosen)).tolist(), chosen.tolist()
 
 
 def _layer_label(index: int, stat: dict) -> str:
@@ -108,44 +104,35 @@ def main(argv=None) -> int:
     try:
         cfg = load_experiment(args.config, overrides)
     except ConfigError as exc:
-        return _error(str(exc))
-    work_dir = Path(args.work_dir) if args.work_dir else Path("work_dirs") / Path(args.config).stem / "inspect"
-    try:
-        work_dir.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=work_dir):
-            pass
-    except OSError as exc:
-        return _error(f"{work_dir}: work dir is not writable ({exc.strerror or exc.__class__.__name__})")
+        return error(str(exc))
+    work_dir = output_dir(args.work_dir, args.checkpoint, "inspect")
+    check_work_dir(work_dir)
+    refuse_to_replace(work_dir, OUTPUTS, overwrite=args.overwrite)
     device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
     try:
-        model = build_pose_model(cfg.model)
-        load_checkpoint(args.checkpoint, model)
+        model = load_pose_model(cfg.model, args.checkpoint)
     except (CheckpointError, ValueError) as exc:
-        return _error(str(exc))
+        return error(str(exc))
     model.to(device).eval()
     if not named_dynamic_layers(model):
-        return _error(f"{args.config}: the model has no dynamic convolution layers to inspect")
+        return error(f"{args.config}: the model has no dynamic convolution layers to inspect")
     try:
         dataset = build_dataset(cfg, "val", boxes="det" if args.det_boxes else "gt", det_file=args.det_boxes)
     except (DataError, ValueError) as exc:
-        return _error(str(exc))
-    indices, image_ids = _subset_first_images(dataset, args.max_images)
-    loader = torch.utils.data.DataLoader(torch.utils.data.Subset(dataset, indices), batch_size=args.batch_size,
-                                         shuffle=False, num_workers=loader_workers(cfg.data.num_workers))
-    flip_pairs = [(a, b) for a, b in COCO_FLIP_PAIRS if max(a, b) < cfg.model.num_joints]
+        return error(str(exc))
+    image_ids = first_image_ids(dataset, args.max_images)
+    settings = build_eval_settings(cfg, batch_size=args.batch_size, flip=not args.no_flip)
 
     def run(name: str) -> float:
-        preds = predict(model, loader, flip_pairs, flip=not args.no_flip, shift=cfg.test.shift_heatmap,
-                        method=cfg.test.post_process, device=device, progress=True)
-        metrics = evaluate_predictions(preds, dataset.coco, work_dir / f"results_{name}.json",
-                                       keypoint_thr=cfg.test.keypoint_score_thr, oks_thr=cfg.test.oks_thr,
-                                       image_ids=image_ids, tie_order=cfg.test.nms_tie_order)
+        metrics = evaluate(model, dataset, settings, work_dir / f"results_{name}.json", device=device,
+                           image_ids=image_ids, progress=True).metrics
         print(f"  {name:<40s} AP {metrics['AP']:.4f}")
         return metrics["AP"]
 
     # Statistics: one pass without flip, attention recorded per layer.
     with recording_attention(model) as (records, sizes):
-        predict(model, loader, flip_pairs, flip=False, device=device, progress=True)
+        predictions = predict_dataset(model, dataset, replace(settings, flip=False), device=device,
+                                      image_ids=image_ids, progress=True)
     attention = {name: np.concatenate(chunks) for name, chunks in records.items() if chunks}
     stats = attention_statistics(attention, sizes)
     groups = resolution_groups(sizes)
@@ -172,11 +159,13 @@ def main(argv=None) -> int:
                 set_inspection_mode(model, "attention")
         write_json_atomic(work_dir / "attention_stats.json",
                           {"layers": stats, "groups": [{"input_hw": list(hw), "layers": n} for hw, n in groups],
-                           "num_crops": len(indices), "num_images": len(image_ids)})
+                           "num_crops": len(predictions["index"]), "num_images": len(image_ids)})
         write_json_atomic(work_dir / "aggregation_ap.json", {"table3": table3, "table4": table4})
         _plot(stats, table3, work_dir / "attention.png")
+    except EvaluationError as exc:
+        return error(str(exc))
     except OSError as exc:
-        return _error(f"{work_dir}: cannot write ({exc.strerror or exc})")
+        return error(f"{work_dir}: cannot write ({os_error_reason(exc)})")
     print(f"wrote {work_dir / 'attention_stats.json'}, {work_dir / 'aggregation_ap.json'}, "
           f"{work_dir / 'attention.png'}")
     return 0

@@ -14,8 +14,9 @@ import sys
 import time
 from pathlib import Path
 
+from posedy.cli import counted
 from posedy.data.synthetic import STAMP_NAME, SyntheticSpec, make_synthetic_coco, stamp_is_current
-from posedy.errors import tool_main
+from posedy.errors import os_error_reason, tool_main
 
 
 @tool_main
@@ -56,11 +57,12 @@ def main(argv=None) -> int:
     try:
         summary = make_synthetic_coco(args.out, args.seed, spec)
     except OSError as exc:
-        print(f"error: {args.out}: {exc.strerror or exc}", file=sys.stderr)
+        print(f"error: {args.out}: {os_error_reason(exc)}", file=sys.stderr)
         return 1
-    print(f"wrote {summary['train_images']} train images ({summary['train_people']} people), "
-          f"{summary['val_images']} val images ({summary['val_people']} people), "
-          f"{summary['detections']} detections to {args.out} in {time.perf_counter() - start:.1f} s")
+    print(f"wrote {counted(summary['train_images'], 'train image')} "
+          f"({counted(summary['train_people'], 'person', 'people')}), "
+          f"{counted(summary['val_images'], 'val image')} ({counted(summary['val_people'], 'person', 'people')}), "
+          f"{counted(summary['detections'], 'detection')} to {args.out} in {time.perf_counter() - start:.1f} s")
     return 0
 
 

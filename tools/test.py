@@ -8,25 +8,29 @@ Examples:
 
 Writes WORK_DIR/results.json (COCO keypoint results) and WORK_DIR/metrics.json (the ten
 COCO metrics at the top level, the run's settings under "run"), both atomically, and prints
-the AP/AR table. Errors are one line on stderr with a non-zero exit.
+the AP/AR table. WORK_DIR defaults to test/ beside the checkpoint (or ONNX file); the files
+of an earlier run there are never replaced without --overwrite. The evaluation itself is
+posedy.evaluation.evaluate. Errors are one line on stderr with a non-zero exit.
 """
 
 import argparse
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import torch
 
+from posedy.cli import counted, error, load_pose_model, output_dir, refuse_to_replace
 from posedy.config import ConfigError, config_to_dict, load_experiment
-from posedy.data import DataError, build_dataset, loader_workers
-from posedy.data.keypoints import COCO_FLIP_PAIRS
-from posedy.engine.checkpoint import CheckpointError, load_checkpoint
-from posedy.errors import one_line_message, tool_main, torch_device
-from posedy.evaluation import evaluate_coco_keypoints, format_metrics_table, write_json_atomic
-from posedy.evaluation.inference import OnnxPoseRunner, evaluate_predictions, predict
-from posedy.models import build_pose_model
+from posedy.data import DataError, build_dataset
+from posedy.engine.checkpoint import CheckpointError
+from posedy.engine.workdir import check_work_dir, ensure_writable_dir
+from posedy.errors import one_line_message, os_error_reason, tool_main, torch_device
+from posedy.evaluation import (EvaluationError, OnnxPoseRunner, build_eval_settings, evaluate, evaluate_coco_keypoints,
+                               format_metrics_table, write_json_atomic)
+
+# What a model run writes into its work dir; an earlier run's are kept unless --overwrite.
+OUTPUTS = ("results.json", "metrics.json")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -40,7 +44,11 @@ def build_parser() -> argparse.ArgumentParser:
     boxes.add_argument("--gt-boxes", action="store_true", help="crop the ground-truth boxes")
     parser.add_argument("--no-flip", action="store_true", help="no flip test")
     parser.add_argument("--post-process", choices=("quarter", "dark", "argmax"), help="heatmap decoding")
-    parser.add_argument("--work-dir", metavar="DIR", help="output folder (default work_dirs/<YAML name>/test)")
+    parser.add_argument("--work-dir", metavar="DIR",
+                        help="output folder (default: test/ beside the --checkpoint or --onnx file)")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace the results.json/metrics.json of an earlier run in the work dir "
+                             "(without it they are kept and the run is refused)")
     parser.add_argument("--batch-size", type=int, metavar="B")
     parser.add_argument("--device", type=torch_device, help="torch device (default: cuda if available, else cpu)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -74,18 +82,6 @@ def parse_args(argv=None) -> argparse.Namespace:
     return args
 
 
-def _error(message: str, code: int = 1) -> int:
-    print(f"error: {message}", file=sys.stderr)
-    return code
-
-
-def _prepare_work_dir(path: Path) -> None:
-    """Create ``path`` and prove it writable before spending time on inference."""
-    path.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryFile(dir=path):
-        pass
-
-
 def _overrides(args) -> list:
     opts = list(args.opts)
     if args.no_flip:
@@ -102,19 +98,24 @@ def _overrides(args) -> list:
 
 
 def score_results(args) -> int:
+    if args.work_dir:
+        work_dir = Path(args.work_dir)
+        try:
+            ensure_writable_dir(work_dir)
+        except OSError as exc:
+            return error(f"{args.work_dir}: cannot write there ({os_error_reason(exc)})")
+        refuse_to_replace(work_dir, ("metrics.json",), overwrite=args.overwrite)
     try:
         metrics = evaluate_coco_keypoints(args.ann, args.results)
     except ValueError as exc:
-        return _error(str(exc))
+        return error(str(exc))
     print(format_metrics_table(metrics, Path(args.results).stem))
     if args.work_dir:
         try:
-            work_dir = Path(args.work_dir)
-            _prepare_work_dir(work_dir)
             write_json_atomic(work_dir / "metrics.json",
                               {**metrics, "run": {"results": str(args.results), "ann": str(args.ann)}})
         except OSError as exc:
-            return _error(f"{args.work_dir}: cannot write there ({exc.strerror or exc.__class__.__name__})")
+            return error(f"{args.work_dir}: cannot write there ({os_error_reason(exc)})")
     return 0
 
 
@@ -122,12 +123,10 @@ def evaluate_model(args) -> int:
     try:
         cfg = load_experiment(args.config, _overrides(args))
     except ConfigError as exc:
-        return _error(str(exc), 2)
-    work_dir = Path(args.work_dir) if args.work_dir else Path("work_dirs") / Path(args.config).stem / "test"
-    try:
-        _prepare_work_dir(work_dir)
-    except OSError as exc:
-        return _error(f"{work_dir}: work dir is not writable ({exc.strerror or exc.__class__.__name__})")
+        return error(str(exc), 2)
+    work_dir = output_dir(args.work_dir, args.checkpoint or args.onnx, "test")
+    check_work_dir(work_dir)
+    refuse_to_replace(work_dir, OUTPUTS, overwrite=args.overwrite)
     device = args.device or torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:
         if args.onnx:
@@ -135,63 +134,50 @@ def evaluate_model(args) -> int:
             device = torch.device("cpu")
             fixed = model.input_size_wh()
             if fixed is not None and tuple(fixed) != tuple(cfg.data.image_size):
-                return _error(f"{args.onnx}: takes {fixed[0]}x{fixed[1]} (w x h) crops, but the experiment's "
-                              f"data.image_size is {cfg.data.image_size[0]}x{cfg.data.image_size[1]}")
+                return error(f"{args.onnx}: takes {fixed[0]}x{fixed[1]} (w x h) crops, but the experiment's "
+                             f"data.image_size is {cfg.data.image_size[0]}x{cfg.data.image_size[1]}")
         else:
-            model = build_pose_model(cfg.model)
-            load_checkpoint(args.checkpoint, model)
-            model.to(device)
+            model = load_pose_model(cfg.model, args.checkpoint, device)
     except (CheckpointError, ValueError) as exc:
-        return _error(str(exc))
+        return error(str(exc))
     use_gt = cfg.test.use_gt_boxes
     try:
         dataset = build_dataset(cfg, "val", boxes="gt" if use_gt else "det",
                                 det_file=None if use_gt else args.det_boxes)
     except (DataError, ValueError) as exc:
-        return _error(str(exc))
-    loader = torch.utils.data.DataLoader(dataset, batch_size=cfg.test.batch_size, shuffle=False,
-                                         num_workers=loader_workers(cfg.data.num_workers), pin_memory=device.type == "cuda")
-    flip_pairs = [(a, b) for a, b in COCO_FLIP_PAIRS if max(a, b) < cfg.model.num_joints]
+        return error(str(exc))
     start = time.perf_counter()
     try:
-        predictions = predict(model, loader, flip_pairs, flip=cfg.test.flip, shift=cfg.test.shift_heatmap,
-                              method=cfg.test.post_process, device=device, progress=not args.no_progress)
+        result = evaluate(model, dataset, build_eval_settings(cfg), work_dir / "results.json", device=device,
+                          progress=not args.no_progress)
     except DataError as exc:
-        return _error(one_line_message(exc))
+        return error(one_line_message(exc))
+    except EvaluationError as exc:
+        return error(str(exc))
     except torch.OutOfMemoryError:
-        return _error(f"out of memory on {device} with test.batch_size={cfg.test.batch_size}; lower it, "
-                      f"e.g. --batch-size {max(cfg.test.batch_size // 2, 1)}")
-    num_corrupt = int(predictions["corrupt"].sum())
-    if num_corrupt:
-        print(f"warning: {num_corrupt} instance(s) skipped, their image could not be decoded "
-              f"(data.skip_corrupt_images)", file=sys.stderr)
-    results_file = work_dir / "results.json"
-    try:
-        metrics = evaluate_predictions(predictions, dataset.coco, results_file,
-                                       keypoint_thr=cfg.test.keypoint_score_thr, oks_thr=cfg.test.oks_thr,
-                                       tie_order=cfg.test.nms_tie_order)
-    except ValueError as exc:
-        return _error(f"{results_file}: {exc}")
-    except OSError as exc:
-        return _error(f"{results_file}: cannot write ({exc.strerror or exc.__class__.__name__})")
+        return error(f"out of memory on {device} with test.batch_size={cfg.test.batch_size}; lower it, "
+                     f"e.g. --batch-size {max(cfg.test.batch_size // 2, 1)}")
     seconds = time.perf_counter() - start
+    if result.num_corrupt:
+        print(f"warning: {result.num_corrupt} instance(s) skipped, their image could not be decoded "
+              f"(data.skip_corrupt_images)", file=sys.stderr)
     boxes = "gt" if use_gt else str(args.det_boxes or cfg.data.resolve("det_file"))
     # The metric names sit at the top level (tools/summarize_demo.py reads them there);
     # how they were obtained goes under "run".
     run = {
         "experiment": str(args.config), "checkpoint": str(args.checkpoint or args.onnx),
         "boxes": boxes, "flip": cfg.test.flip, "post_process": cfg.test.post_process,
-        "num_instances": int(len(predictions["keypoints"])), "num_corrupt": num_corrupt,
+        "num_instances": result.num_instances, "num_corrupt": result.num_corrupt,
         "seconds": round(seconds, 3), "device": str(device), "config": config_to_dict(cfg),
     }
-    summary = {**metrics, "run": run}
+    summary = {**result.metrics, "run": run}
     try:
         write_json_atomic(work_dir / "metrics.json", summary)
     except OSError as exc:
-        return _error(f"{work_dir / 'metrics.json'}: cannot write ({exc.strerror or exc.__class__.__name__})")
-    print(format_metrics_table(metrics, cfg.name))
-    print(f"results: {results_file}  metrics: {work_dir / 'metrics.json'}  "
-          f"({run['num_instances']} instances, {seconds:.1f} s on {device})")
+        return error(f"{work_dir / 'metrics.json'}: cannot write ({os_error_reason(exc)})")
+    print(format_metrics_table(result.metrics, cfg.name))
+    print(f"results: {result.results_file}  metrics: {work_dir / 'metrics.json'}  "
+          f"({counted(result.num_instances, 'instance')}, {seconds:.1f} s on {device})")
     return 0
 
 

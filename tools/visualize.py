@@ -24,17 +24,17 @@ import cv2
 import numpy as np
 import torch
 
+from posedy.cli import counted, error, load_pose_model
 from posedy.config import ConfigError, load_experiment
 from posedy.data.coco import load_coco, read_json, resolve_image_path
 from posedy.data.dataset import read_image
-from posedy.data.keypoints import COCO_FLIP_PAIRS
-from posedy.engine.checkpoint import CheckpointError, load_checkpoint
+from posedy.data.keypoints import flip_pairs_for
+from posedy.engine.checkpoint import CheckpointError
 from posedy.evaluation.inference import predict_boxes
 from posedy.evaluation.rescore import rescore
 from posedy.evaluation.results import load_keypoint_results
-from posedy.models import build_pose_model
 from posedy.vis.render import compare_with_ground_truth, draw_predictions, draw_results, group_results_by_image
-from posedy.errors import finite_float, tool_main, torch_device
+from posedy.errors import finite_float, os_error_reason, tool_main, torch_device
 
 FORMATS = ("jpg", "png")
 
@@ -93,11 +93,6 @@ def parse_args(argv=None) -> argparse.Namespace:
     return args
 
 
-def _error(message: str) -> int:
-    print(f"error: {message}", file=sys.stderr)
-    return 1
-
-
 def _write(path: Path, image) -> None:
     if not cv2.imwrite(str(path), image):
         raise OSError(f"{path}: cv2 could not write the picture")
@@ -108,15 +103,15 @@ def visualize_results(args) -> int:
         coco = load_coco(args.ann)
         groups = group_results_by_image(load_keypoint_results(args.results))
     except ValueError as exc:
-        return _error(str(exc))
+        return error(str(exc))
     unknown = [i for i in groups if i not in coco.imgs]
     if unknown:
-        return _error(f"{args.results}: image id {unknown[0]} is not in {args.ann}")
+        return error(f"{args.results}: image id {unknown[0]} is not in {args.ann}")
     out_dir = Path(args.out)
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        return _error(f"{out_dir}: cannot create ({exc.strerror or exc.__class__.__name__})")
+        return error(f"{out_dir}: cannot create ({os_error_reason(exc)})")
     image_ids = sorted(groups)
     if args.max_images:
         image_ids = image_ids[:args.max_images]
@@ -126,10 +121,10 @@ def visualize_results(args) -> int:
         try:
             path = resolve_image_path(args.images, info["file_name"], args.ann, image_id)
         except ValueError as exc:
-            return _error(str(exc))
+            return error(str(exc))
         image = read_image(path)
         if image is None:
-            return _error(f"{path}: missing or not a decodable image")
+            return error(f"{path}: missing or not a decodable image")
         kps, scores = groups[image_id]
         if args.with_gt:
             anns = coco.loadAnns(coco.getAnnIds(imgIds=[image_id], iscrowd=False))
@@ -140,9 +135,9 @@ def visualize_results(args) -> int:
         try:
             _write(out_dir / f"{Path(info['file_name']).stem}.{args.format}", picture)
         except OSError as exc:
-            return _error(str(exc))
+            return error(str(exc))
         written += 1
-    print(f"wrote {written} pictures to {out_dir}")
+    print(f"wrote {counted(written, 'picture')} to {out_dir}")
     return 0
 
 
@@ -174,19 +169,18 @@ def visualize_checkpoint(args) -> int:
     try:
         cfg = load_experiment(args.config, args.opts)
     except ConfigError as exc:
-        return _error(str(exc))
+        return error(str(exc))
     image_path = Path(args.image)
     image = read_image(image_path)
     if image is None:
-        return _error(f"{image_path}: missing or not a decodable image")
+        return error(f"{image_path}: missing or not a decodable image")
     try:
         boxes = _boxes_for_image(args, image_path, image.shape)
-        model = build_pose_model(cfg.model)
-        load_checkpoint(args.checkpoint, model)
+        model = load_pose_model(cfg.model, args.checkpoint)
     except (CheckpointError, ValueError) as exc:
-        return _error(str(exc))
+        return error(str(exc))
     model.to(torch.device(args.device))
-    flip_pairs = [(a, b) for a, b in COCO_FLIP_PAIRS if max(a, b) < cfg.model.num_joints]
+    flip_pairs = flip_pairs_for(cfg.model.num_joints)
     kps = predict_boxes(model, image, boxes, cfg.data.image_size, flip_pairs, padding=cfg.data.box_padding,
                         flip=not args.no_flip, shift=cfg.test.shift_heatmap, method=cfg.test.post_process)
     scores = rescore(np.ones(len(kps)), kps[..., 2], cfg.test.keypoint_score_thr)
@@ -197,8 +191,8 @@ def visualize_checkpoint(args) -> int:
         out_dir.mkdir(parents=True, exist_ok=True)
         _write(out_path, picture)
     except OSError as exc:
-        return _error(f"{out_path}: cannot write ({getattr(exc, 'strerror', None) or exc})")
-    print(f"wrote {out_path} ({len(boxes)} {'person' if len(boxes) == 1 else 'people'})")
+        return error(f"{out_path}: cannot write ({os_error_reason(exc)})")
+    print(f"wrote {out_path} ({counted(len(boxes), 'person', 'people')})")
     return 0
 
 

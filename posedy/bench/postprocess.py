@@ -23,7 +23,8 @@ import numpy as np
 from posedy.bench import temporary_modules
 from posedy.evaluation.nms import oks_nms_grouped
 from posedy.evaluation.rescore import rescore
-from posedy.evaluation.results import select_final_poses, write_keypoint_results
+from posedy.evaluation.rescore_nms import select_final_poses
+from posedy.evaluation.results import write_keypoint_results
 
 
 def add_arguments(parser) -> None:

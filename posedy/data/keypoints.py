@@ -46,3 +46,12 @@ def flip_permutation(num_joints: int, flip_pairs) -> np.ndarray:
     for a, b in flip_pairs:
         perm[a], perm[b] = b, a
     return perm
+
+
+def flip_pairs_for(num_joints: int, flip_pairs=COCO_FLIP_PAIRS) -> tuple:
+    """The ``(left, right)`` pairs of ``flip_pairs`` whose joints both exist in a model of
+    ``num_joints`` joints (a model may predict only COCO's first joints).
+
+    Returns: tuple of ``(left, right)`` int pairs.
+    """
+    return tuple((a, b) for a, b in flip_pairs if max(a, b) < num_joints)

@@ -21,8 +21,8 @@ from .checkpoint import CheckpointError, load_checkpoint, unwrap_model
 from .distributed import DistInfo, EpochSampler, cleanup_distributed, init_distributed
 from .loss import JointsMSELoss
 from .schedule import build_lr_scheduler, build_optimizer, build_temperature_schedule
-from .trainer import LoopSettings, Trainer, TrainHooks, check_work_dir, resolve_resume
-from .workdir import check_fresh_start, missing_folders, remove_if_unused, work_dir_lock
+from .trainer import LoopSettings, Trainer, TrainHooks, resolve_resume
+from .workdir import check_fresh_start, check_work_dir, missing_folders, remove_if_unused, work_dir_lock
 
 # Keys that say how a run proceeds, not what it computes: a resume may change them freely
 # (e.g. more epochs, other workers or logging). Any other difference needs --resume-config.

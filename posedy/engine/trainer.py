@@ -14,7 +14,6 @@ from 1; checkpoint fields count what is done (``epoch`` = epochs completed).
 """
 
 import math
-import os
 import sys
 import time
 from dataclasses import dataclass
@@ -459,20 +458,3 @@ def resolve_resume(resume: Optional[str], work_dir) -> Optional[Path]:
     if not path.is_file():
         raise CheckpointError(f"{path}: no such checkpoint file" if not path.exists() else f"{path}: not a file")
     return path
-
-
-def check_work_dir(work_dir) -> Path:
-    """Create ``work_dir`` and prove it writable.
-
-    Raises:
-        OSError: with the folder named in the message.
-    """
-    work_dir = Path(work_dir)
-    try:
-        work_dir.mkdir(parents=True, exist_ok=True)
-        probe = work_dir / f".write-probe-{os.getpid()}"
-        probe.write_bytes(b"")
-        probe.unlink()
-    except OSError as exc:
-        raise OSError(f"{work_dir}: work dir is not writable ({exc.strerror or exc.__class__.__name__})") from None
-    return work_dir

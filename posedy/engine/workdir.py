@@ -10,13 +10,18 @@ A fresh run (no ``--resume``) into a work dir that already holds ``last.pth`` or
 ``--work-dir``, or ``--overwrite`` to start again there (the old checkpoints are then
 removed before training starts, so none of the old run's files is mistaken for the new one's).
 
+Every tool that writes into a folder first proves it writable (``ensure_writable_dir``,
+``check_work_dir``), before it spends time on a model.
 A run that fails on a bad input before any work removes the folders it created for the work
 dir, as long as they hold nothing but its own lock and an empty log (``remove_if_unused``).
 """
 
 import contextlib
 import os
+import tempfile
 from pathlib import Path
+
+from posedy.errors import os_error_reason
 
 try:
     import fcntl
@@ -59,6 +64,32 @@ def work_dir_lock(work_dir, enabled: bool = True):
             fcntl.flock(fd, fcntl.LOCK_UN)
     finally:
         os.close(fd)
+
+
+def ensure_writable_dir(path) -> Path:
+    """Create the folder ``path`` (and its parents) and prove it writable with a temporary file
+    that leaves no name behind.
+
+    Raises:
+        OSError: the system's, unchanged (the caller words the message).
+    """
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryFile(dir=path):
+        pass
+    return path
+
+
+def check_work_dir(work_dir) -> Path:
+    """``ensure_writable_dir`` with the error every tool prints for a work dir.
+
+    Raises:
+        OSError: ``<work_dir>: work dir is not writable (<reason>)``.
+    """
+    try:
+        return ensure_writable_dir(work_dir)
+    except OSError as exc:
+        raise OSError(f"{work_dir}: work dir is not writable ({os_error_reason(exc)})") from None
 
 
 def existing_checkpoints(work_dir) -> list:

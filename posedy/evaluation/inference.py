@@ -1,8 +1,9 @@
-"""Top-down inference over a dataset and the COCO evaluation step.
+"""Top-down inference: a pose model over crops, with the flip test, decoded to image coordinates.
 
-``predict`` is shared by ``tools/test.py`` and the trainer's validation. Its model is any
-callable mapping an (N, 3, H, W) float tensor to (N, K, h, w) heatmaps: an ``nn.Module``
-or an ONNX runner (``OnnxPoseRunner``). Checkpoints are loaded with
+``predict`` is step 2 of the evaluation recipe (``posedy.evaluation.evaluator.evaluate``,
+shared by ``tools/test.py``, validation during training and ``tools/inspect_attention.py``).
+Its model is any callable mapping an (N, 3, H, W) float tensor to (N, K, h, w) heatmaps: an
+``nn.Module`` or an ONNX runner (``OnnxPoseRunner``). Checkpoints are loaded with
 ``posedy.engine.checkpoint.load_checkpoint``.
 """
 
@@ -18,10 +19,8 @@ from posedy.data.crop import normalize_crop, warp_crop
 from posedy.data.geometry import box_to_center_scale, get_affine_transform
 from posedy.engine.logging import is_terminal
 from posedy.errors import one_line_message
-from posedy.evaluation.coco_eval import evaluate_coco_keypoints
 from posedy.evaluation.decode import decode_to_image
 from posedy.evaluation.flip import average_with_flipped
-from posedy.evaluation.results import select_final_poses, write_keypoint_results
 
 
 def _as_heatmaps(output) -> torch.Tensor:
@@ -82,7 +81,7 @@ def predict(model, loader, flip_pairs, *, flip: bool = True, shift: bool = True,
         ``(x, y, score)``, ``center`` (N, 2), ``scale`` (N, 2), ``areas`` (N,) padded crop
         area ``scale_w * scale_h``, ``box_scores`` (N,), ``image_ids`` (N,) int64,
         ``index`` (N,) int64, ``corrupt`` (N,) bool (items whose image could not be read
-        and were replaced by a black crop; ``evaluate_predictions`` drops them).
+        and were replaced by a black crop; ``evaluator.evaluate_predictions`` drops them).
     """
     device = torch.device(device) if device is not None else _model_device(model)
     was_training = model.training if isinstance(model, nn.Module) else None
@@ -114,28 +113,6 @@ def predict(model, loader, flip_pairs, *, flip: bool = True, shift: bool = True,
     out = {k: np.concatenate(v) for k, v in parts.items()}
     out["areas"] = out["scale"].prod(axis=1)
     return out
-
-
-def evaluate_predictions(predictions: dict, ann, results_file, *, keypoint_thr: float = 0.2,
-                         oks_thr: float = 0.9, nms: bool = True, image_ids=None,
-                         tie_order: str = "hrnet") -> dict:
-    """Rescore, OKS-NMS, write the COCO results file atomically and score it.
-
-    Args:
-        predictions: the output of ``predict`` (instances marked ``corrupt`` are dropped).
-        ann: annotation file path or pycocotools ``COCO``.
-        results_file: where the results JSON goes.
-        image_ids: score only these images (see ``evaluate_coco_keypoints``).
-        tie_order: OKS-NMS order among equal scores (``test.nms_tie_order``).
-    Returns:
-        dict of COCO keypoint metrics (``posedy.evaluation.coco_eval.METRIC_NAMES``).
-    """
-    ok = ~predictions.get("corrupt", np.zeros(len(predictions["keypoints"]), dtype=bool))
-    final = select_final_poses(predictions["keypoints"][ok], predictions["box_scores"][ok],
-                               predictions["areas"][ok], predictions["image_ids"][ok],
-                               keypoint_thr=keypoint_thr, oks_thr=oks_thr, nms=nms, tie_order=tie_order)
-    write_keypoint_results(results_file, final["image_ids"], final["keypoints"], final["scores"])
-    return evaluate_coco_keypoints(ann, results_file, image_ids=image_ids)
 
 
 class OnnxPoseRunner:

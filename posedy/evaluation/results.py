@@ -1,4 +1,7 @@
-"""Final poses (rescoring + OKS-NMS) and COCO keypoint results files, written atomically."""
+"""COCO keypoint results files: written atomically at full precision, read back with their types checked.
+
+Which poses go into the file (rescoring, then OKS-NMS per image) is decided before, in
+``posedy.evaluation.rescore_nms``."""
 
 import json
 from pathlib import Path
@@ -7,43 +10,11 @@ import numpy as np
 
 from posedy import fileio
 from posedy.data.coco import read_json
-from posedy.data.keypoints import COCO_SIGMAS
-from posedy.evaluation.nms import oks_nms_grouped
-from posedy.evaluation.rescore import rescore
 
 # Full precision, as HRNet writes its results (json.dump of Python floats): the shortest repr
 # that reads back to the same float64, so the COCO metric sees exactly the decoded values.
 _JOINT_FORMAT = "%r,%r,%r"
 _ROWS_PER_CHUNK = 8192
-
-
-def select_final_poses(keypoints, box_scores, areas, image_ids, *, keypoint_thr: float = 0.2,
-                       oks_thr: float = 0.9, sigmas=COCO_SIGMAS, nms: bool = True,
-                       tie_order: str = "hrnet"):
-    """Rescore every instance and keep the OKS-NMS survivors of each image.
-
-    Args:
-        keypoints: (N, K, 3) image ``(x, y, score)``.
-        box_scores: (N,) box scores; areas: (N,) padded crop areas ``scale_w * scale_h``;
-        image_ids: (N,) integer image ids.
-        keypoint_thr: joint-score threshold of the rescoring rule.
-        oks_thr: OKS-NMS threshold; nms: False keeps every instance.
-        tie_order: OKS-NMS order among equal scores, ``"hrnet"`` or ``"stable"``
-            (``posedy.evaluation.nms.oks_nms_grouped``).
-    Returns:
-        dict with ``index`` (M,) int64 indices of the kept instances (by image id, then
-        descending score), ``keypoints`` (M, K, 3), ``scores`` (M,) float64 and
-        ``image_ids`` (M,) int64.
-    """
-    keypoints = np.asarray(keypoints, dtype=np.float64)
-    image_ids = np.asarray(image_ids).astype(np.int64).reshape(-1)
-    scores = rescore(box_scores, keypoints[..., 2], keypoint_thr)
-    if nms:
-        index = oks_nms_grouped(keypoints, scores, areas, image_ids, oks_thr, sigmas, tie_order=tie_order)
-    else:
-        index = np.lexsort((-scores, image_ids))
-    return {"index": index, "keypoints": keypoints[index], "scores": scores[index],
-            "image_ids": image_ids[index]}
 
 
 def atomic_write_text(path, text: str) -> None:

@@ -76,7 +76,7 @@ def test_oracle_heatmaps_score_ap_one_through_the_whole_pipeline(tmp_path):
     from posedy.config import config_from_dict
     from posedy.data import build_dataset
     from posedy.data.keypoints import COCO_FLIP_PAIRS
-    from posedy.evaluation.inference import evaluate_predictions
+    from posedy.evaluation.evaluator import evaluate_predictions
 
     for encoding, method in (("hrnet", "quarter"), ("subpixel", "quarter"), ("subpixel", "dark")):
         cfg = config_from_dict({"model": {"backbone": {"name": "mobilenet_v2"}, "head": {"name": "deconv"}},

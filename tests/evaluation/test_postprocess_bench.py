@@ -4,7 +4,7 @@ import textwrap
 import numpy as np
 
 from posedy.bench import postprocess
-from posedy.evaluation.results import select_final_poses
+from posedy.evaluation.rescore_nms import select_final_poses
 
 
 def test_predictions_are_seeded_and_shaped():

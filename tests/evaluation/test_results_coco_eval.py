@@ -7,8 +7,7 @@ from pycocotools.cocoeval import COCOeval
 
 from posedy.evaluation import results as results_mod
 from posedy.evaluation.coco_eval import METRIC_NAMES, evaluate_coco_keypoints, format_metrics_table
-from posedy.evaluation.results import (load_keypoint_results, select_final_poses,
-                                       write_keypoint_results)
+from posedy.evaluation.results import load_keypoint_results, write_keypoint_results
 from posedy.sample_data import coco_sample_dir
 
 SAMPLE = coco_sample_dir() / "test_coco.json"
@@ -53,17 +52,6 @@ def test_load_results_errors_name_the_file(tmp_path):
     bad.write_text("[{")
     with pytest.raises(ValueError, match="bad.json: not valid JSON"):
         load_keypoint_results(bad)
-
-
-def test_select_final_poses_rescores_then_suppresses():
-    kps = np.zeros((3, 17, 3))
-    kps[..., 2] = 0.5
-    kps[2, :, 0] = 300.0  # far from the others
-    out = select_final_poses(kps, [0.9, 0.8, 0.6], [1e4, 1e4, 1e4], [5, 5, 5])
-    np.testing.assert_array_equal(out["index"], [0, 2])
-    np.testing.assert_allclose(out["scores"], [0.45, 0.3])
-    np.testing.assert_array_equal(out["image_ids"], [5, 5])
-    assert len(select_final_poses(kps, [0.9, 0.8, 0.6], [1e4] * 3, [5] * 3, nms=False)["index"]) == 3
 
 
 def _gt_as_results(coco, jitter=0.0, seed=0):

@@ -179,8 +179,9 @@ def test_fuzz_detection_json(synthetic_root, checkpoint, tmp_path, outputs, caps
     for i, (name, text) in enumerate(_json_cases(rng, dets, _pick_entry(DET_FIELDS))):
         det = tmp_path / f"det{i}.json"
         det.write_text(text)
+        # --overwrite: past the earlier-result guard, so that the detection file is what fails.
         rc = test.main([str(cfg), "--checkpoint", str(checkpoint), "--det-boxes", str(det),
-                        "--work-dir", str(outputs), "--no-progress"])
+                        "--work-dir", str(outputs), "--no-progress", "--overwrite"])
         _expect_one_error(rc, capsys, name)
     assert _unchanged(outputs, before)
 

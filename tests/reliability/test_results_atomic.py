@@ -1,5 +1,5 @@
-"""``tools/test.py`` writes results.json and metrics.json atomically and can be re-run: a write
-that fails midway leaves the previous files whole and no temporary file behind."""
+"""``tools/test.py`` writes results.json and metrics.json atomically and can be re-run (with
+--overwrite): a write that fails midway leaves the previous files whole and no temporary file behind."""
 
 import errno
 import json
@@ -12,9 +12,9 @@ from posedy import fileio
 from posedy.evaluation import results as results_module
 
 
-def _run(test_tool, experiment, checkpoint, out):
+def _run(test_tool, experiment, checkpoint, out, *extra):
     return test_tool.main([str(experiment), "--checkpoint", str(checkpoint), "--gt-boxes",
-                           "--work-dir", str(out), "--no-progress"])
+                           "--work-dir", str(out), "--no-progress", *extra])
 
 
 @pytest.fixture
@@ -31,7 +31,7 @@ def _leftovers(out):
 
 def test_rerun_gives_the_same_results(test_tool, experiment, checkpoint, first_run):
     out, before = first_run
-    assert _run(test_tool, experiment, checkpoint, out) == 0
+    assert _run(test_tool, experiment, checkpoint, out, "--overwrite") == 0
     assert (out / "results.json").read_bytes() == before["results.json"]
     assert json.loads((out / "metrics.json").read_bytes())["AP"] == json.loads(before["metrics.json"])["AP"]
     assert _leftovers(out) == []
@@ -59,7 +59,7 @@ def test_failed_write_keeps_the_old_file_and_no_temporaries(stage, target, test_
         monkeypatch.setattr(fileio.os, "replace", replace)
     else:
         monkeypatch.setattr(fileio.os, "fsync", fsync)
-    rc = _run(test_tool, experiment, checkpoint, out)
+    rc = _run(test_tool, experiment, checkpoint, out, "--overwrite")
     monkeypatch.undo()
     assert rc == 1
     assert error_line(capsys) == f"error: {out / target}: cannot write (No space left on device)"
@@ -77,7 +77,7 @@ def test_interrupt_during_the_results_write(test_tool, experiment, checkpoint, f
         raise KeyboardInterrupt
 
     monkeypatch.setattr(results_module, "format_keypoint_results", interrupted)
-    assert _run(test_tool, experiment, checkpoint, out) == 130  # the tools' boundary: one line, exit 130
+    assert _run(test_tool, experiment, checkpoint, out, "--overwrite") == 130  # the tools' boundary: one line, exit 130
     monkeypatch.undo()
     assert error_line(capsys).startswith("error: interrupted; files already written are kept")
     assert (out / "results.json").read_bytes() == before["results.json"]
@@ -94,7 +94,7 @@ def test_interrupt_inside_the_metrics_json_dump(test_tool, experiment, checkpoin
         return real_dumps(obj, *args, **kwargs)
 
     monkeypatch.setattr(results_module.json, "dumps", dumps)
-    assert _run(test_tool, experiment, checkpoint, out) == 130  # the tools' boundary: one line, exit 130
+    assert _run(test_tool, experiment, checkpoint, out, "--overwrite") == 130  # the tools' boundary: one line, exit 130
     monkeypatch.undo()
     assert error_line(capsys).startswith("error: interrupted; files already written are kept")
     assert (out / "metrics.json").read_bytes() == before["metrics.json"]
