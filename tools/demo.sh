@@ -50,19 +50,37 @@ run_both() {  # run_both STEP COMMAND...: the command for each config at once, l
 
 train_one() { $PY tools/train.py "$1" --work-dir "$2" --resume auto; }
 test_one() {  # a rerun evaluates again and replaces the earlier results (--overwrite)
+  local inspect_pid=""
+  # Is the dynamic model dynamic? Table 3 on the val set (ground-truth boxes) and the attention
+  # plot, on the second core beside the test (the static model has finished by then).
+  if grep -q "dynamic: true" "$1"; then
+    $PY tools/inspect_attention.py "$1" --checkpoint "$2/best.pth" --work-dir "$2/inspect" --skip-table4 \
+      --overwrite > "$2/inspect.log" 2>&1 &
+    inspect_pid=$!
+  fi
   $PY tools/test.py "$1" --checkpoint "$2/best.pth" --work-dir "$2/test" --no-progress --overwrite
   $PY tools/visualize.py --results "$2/test/results.json" --ann "$DATA/annotations/person_keypoints_val2017.json" \
     --images "$DATA/images/val2017" --out "$2/vis" --with-gt --max-images 6
-  # Is the dynamic model dynamic? Table 3 on the val set (ground-truth boxes) and the attention plot.
-  if grep -q "dynamic: true" "$1"; then
-    $PY tools/inspect_attention.py "$1" --checkpoint "$2/best.pth" --work-dir "$2/inspect" --skip-table4 --overwrite
+  if [ -n "$inspect_pid" ] && ! wait "$inspect_pid"; then
+    echo "error: the attention inspection failed; last lines of $2/inspect.log:"
+    tail -n 5 "$2/inspect.log"
+    return 1
   fi
 }
+# Each model is tested as soon as it is trained: the static one, faster, is done before the
+# dynamic one finishes, which leaves the second core to the dynamic model's inspection.
+train_then_test() {
+  if ! train_one "$1" "$2" > "$2/train.log" 2>&1; then
+    echo "error: training failed; last lines of $2/train.log:"
+    tail -n 5 "$2/train.log"
+    return 1
+  fi
+  test_one "$1" "$2"
+}
 
-echo "== training the demo models (about 13 minutes) =="
-run_both train train_one
-echo "== testing with detection boxes, drawing keypoints =="
-run_both test test_one
+echo "== training the demo models (about 13 minutes), each then tested with detection boxes =="
+echo "   (training logs: $OUT/<experiment>/train.log)"
+run_both test train_then_test
 for cfg in "${CONFIGS[@]}"; do
   name=$(basename "$cfg" .yaml)
   echo "   pictures: $OUT/$name/vis"
