@@ -1,6 +1,5 @@
 """onnxruntime NCHWc graphs with per-image kernels: equal to PyTorch, every dynamic layer fed."""
 
-import numpy as np
 import pytest
 import torch
 from torch import nn
