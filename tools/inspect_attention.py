@@ -31,13 +31,13 @@ from posedy.data import DataError, build_dataset
 from posedy.engine.checkpoint import CheckpointError
 from posedy.engine.workdir import check_work_dir
 from posedy.errors import os_error_reason, tool_main
-from posedy.evaluation.attention import (AGGREGATION_MODES, aggregation_mode, attention_statistics,
+from posedy.evaluation.attention import (aggregation_mode, attention_statistics,
                                          named_dynamic_layers, recording_attention, resolution_groups,
                                          set_group_pattern, table4_patterns)
 from posedy.evaluation.evaluator import (EvaluationError, build_eval_settings, evaluate, first_image_ids,
                                          predict_dataset)
 from posedy.evaluation.results import write_json_atomic
-from posedy.layers import set_inspection_mode
+from posedy.layers import INSPECTION_MODES, set_inspection_mode
 from posedy.vis.draw import bar_chart
 
 # What a run writes into its work dir; an earlier run's are kept unless --overwrite.
@@ -146,7 +146,7 @@ def main(argv=None) -> int:
     try:
         if not args.skip_ap:
             print("Table 3: kernel aggregation")
-            for mode in AGGREGATION_MODES:
+            for mode in INSPECTION_MODES:
                 with aggregation_mode(model, mode, args.seed):
                     table3[mode] = run(mode)
             if not args.skip_table4:

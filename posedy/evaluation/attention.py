@@ -12,10 +12,7 @@ from contextlib import contextmanager
 import numpy as np
 import torch
 
-from posedy.layers.dynamic_conv import INSPECTION_MODES, named_dynamic_layers, set_inspection_mode
-
-# Table 3's rows, in its order: the layers' inspection modes (the name tools/ use).
-AGGREGATION_MODES = INSPECTION_MODES
+from posedy.layers.dynamic_conv import named_dynamic_layers, set_inspection_mode
 
 
 def attention_entropy(attention) -> np.ndarray:
