@@ -89,8 +89,8 @@ def _save_checkpoint(path):
 
 
 def _results_text(path):
-    from posedy.evaluation.results import atomic_write_text
-    atomic_write_text(path, "new")
+    from posedy.evaluation.results import write_json_atomic
+    write_json_atomic(path, "new")
 
 
 def _onnx_writer(path):

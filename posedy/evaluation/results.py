@@ -17,20 +17,13 @@ _JOINT_FORMAT = "%r,%r,%r"
 _ROWS_PER_CHUNK = 8192
 
 
-def atomic_write_text(path, text: str) -> None:
-    """Write ``text`` to ``path`` atomically and durably (``posedy.fileio.atomic_write_text``).
-
-    A crash leaves either the old file or the complete new one, never a partial file.
+def write_json_atomic(path, obj) -> None:
+    """``json.dump`` of ``obj`` (indented) written atomically and durably (``posedy.fileio``).
 
     Raises:
         OSError: the directory is missing or not writable.
     """
-    fileio.atomic_write_text(path, text)
-
-
-def write_json_atomic(path, obj) -> None:
-    """``json.dump`` of ``obj`` (indented) written atomically."""
-    atomic_write_text(path, json.dumps(obj, indent=2) + "\n")
+    fileio.atomic_write_text(path, json.dumps(obj, indent=2) + "\n")
 
 
 def format_keypoint_results(image_ids, keypoints, scores, category_id: int = 1) -> str:
@@ -66,7 +59,7 @@ def format_keypoint_results(image_ids, keypoints, scores, category_id: int = 1) 
 
 def write_keypoint_results(path, image_ids, keypoints, scores, category_id: int = 1) -> None:
     """Write a COCO keypoint results file atomically (see ``format_keypoint_results``)."""
-    atomic_write_text(path, format_keypoint_results(image_ids, keypoints, scores, category_id))
+    fileio.atomic_write_text(path, format_keypoint_results(image_ids, keypoints, scores, category_id))
 
 
 def load_keypoint_results(path) -> list:
