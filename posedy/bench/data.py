@@ -197,6 +197,13 @@ def bench_records(records, hrnet_cls, *, samples: int, repeats: int, seed: int,
     return out
 
 
+def _shown_path(path) -> str:
+    """``path`` relative to the repository root (``../.mirror/...``), so a results file and the
+    doc generated from it name no machine's absolute folder."""
+    from posedy.sample_data import repository_root
+    return os.path.relpath(os.path.abspath(path), repository_root())
+
+
 def run(args) -> dict:
     torch.set_num_threads(1)
     cv2.setNumThreads(1)
@@ -204,10 +211,10 @@ def run(args) -> dict:
     if args.hrnet_root:
         try:
             hrnet_cls = load_hrnet_joints_dataset(args.hrnet_root)
-            reference = f"HRNet JointsDataset from {args.hrnet_root}"
+            reference = f"HRNet JointsDataset from {_shown_path(args.hrnet_root)}"
         except (OSError, ImportError, AttributeError) as exc:
             # The reference is optional: report ours alone and say why.
-            reference = f"none ({args.hrnet_root}: {exc})"
+            reference = f"none ({_shown_path(args.hrnet_root)}: {exc})"
     result = {"benchmark": "data", "cpu_model": machine_name(), "threads": 1,
               "opencv": cv2.__version__, "numpy": np.__version__, "reference": reference}
     sample = Path(args.coco_sample) if args.coco_sample else None

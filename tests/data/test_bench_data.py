@@ -55,3 +55,9 @@ def test_val_crops_match_hrnet_reference(coco_sample):
         a = target.flatten(1).argmax(1)[on]
         b = item["target"].flatten(1).argmax(1)[on]
         assert (a % 48 - b % 48).abs().max() <= 1 and (a // 48 - b // 48).abs().max() <= 1
+
+def test_reference_path_is_shown_relative_to_the_repository():
+    from posedy.sample_data import repository_root
+    mirror = repository_root().parent / ".mirror" / "owner+repo" / "repo"
+    assert bench_data._shown_path(mirror) == "../.mirror/owner+repo/repo"
+    assert bench_data._shown_path(repository_root() / "x") == "x"
