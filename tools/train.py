@@ -12,6 +12,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from posedy.cli import counted
 from posedy.config import ConfigError, load_experiment
 from posedy.data import DataError
 from posedy.engine import CheckpointError, TrainingError, run_training
@@ -67,7 +68,7 @@ def main(argv=None, hooks=None) -> int:
     if not summary["is_main"] or summary["already_finished"]:
         return 0  # a finished run said so (run_training) and wrote nothing
     best = "n/a" if summary["best_ap"] is None else f"{summary['best_ap']:.4f} (epoch {summary['best_epoch']})"
-    print(f"done: {summary['epochs']} epochs, {summary['step']} iterations, best AP {best}; "
+    print(f"done: {counted(summary['epochs'], 'epoch')}, {counted(summary['step'], 'iteration')}, best AP {best}; "
           f"checkpoints in {work_dir}")
     return 0
 

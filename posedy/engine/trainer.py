@@ -23,6 +23,7 @@ from typing import Callable, Optional
 import torch
 from torch import nn
 
+from posedy.cli import counted
 from posedy.data.dataset import worker_init
 from posedy.errors import Interrupted
 from posedy.layers import get_temperature, set_temperature
@@ -392,7 +393,7 @@ class Trainer:
                   "corrupt_samples": stats.corrupt}
         self.logger.log(record)
         if stats.corrupt and self.dist.is_main:
-            print(f"warning: epoch {epoch + 1}: {stats.corrupt} sample(s) skipped, their image could "
+            print(f"warning: epoch {epoch + 1}: {counted(stats.corrupt, 'sample')} skipped, their image could "
                   f"not be decoded (blank crop, zero target weight)", file=sys.stderr)
         due = (epoch + 1) % self.settings.val_interval == 0 or epoch + 1 == self.epochs
         if self.validation_enabled and due:

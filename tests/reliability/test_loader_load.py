@@ -53,7 +53,7 @@ def test_corrupt_image_with_workers_over_several_epochs(train_tool, data_copy, t
 
     # What the trainer prints: one warning per epoch with the count.
     warnings = [line for line in err.splitlines() if line.startswith("warning:")]
-    assert warnings == [f"warning: epoch {e}: {per_epoch} sample(s) skipped, their image could not be decoded "
+    assert warnings == [f"warning: epoch {e}: {per_epoch} samples skipped, their image could not be decoded "
                         f"(blank crop, zero target weight)" for e in range(1, EPOCHS + 1)]
     log_line(warnings[0])
     records = [json.loads(line) for line in (tmp_path / "w" / "metrics.jsonl").read_text().splitlines()]
