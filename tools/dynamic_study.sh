@@ -2,20 +2,21 @@
 # Is the demo's dynamic model dynamic? The study behind docs/training.md "Is the model dynamic?".
 #
 #   bash tools/dynamic_study.sh [OUT]      (default OUT: work_dirs/dynamic_study)
+#   SEEDS="0 1 2 3 4" bash tools/dynamic_study.sh    (more seeds; default "0 1 2")
 #
 # Trains the demo configs (experiments/synthetic) with --opts, two runs at a time, one core each,
 # as tools/demo.sh does:
 #   - a temperature ablation at demo scale, seed 0: tau = 1 constant and tau = 30 constant (the
 #     paper's pose setting), both with the demo's attention learning rate, beside the demo's
 #     annealed 30 -> 1 (the dynamic_s0 row);
-#   - the demo's dynamic and static configs with seeds 0, 1 and 2 (the seed spread).
+#   - the demo's dynamic and static configs with seeds 0, 1 and 2, or $SEEDS (the seed spread).
 # Every run's last.pth is then scored on the val set with ground-truth boxes (tools/test.py
 # --gt-boxes, flip test: the AP column), dynamic runs are inspected (tools/inspect_attention.py:
 # Table 3 on the same crops) and tools/attention_report.py writes OUT/report.md with the seed
 # spread and the per-seed lead of the dynamic model over its static twin. A run whose dir already
 # holds a finished training is not trained again (--resume auto), so S0_FROM=DEMO_OUT reuses the
 # demo's two runs as the seed-0 rows (same configs and seed: the same weights bit for bit).
-# About 13 minutes per pair of runs on 2 cores, 4 pairs (3 with S0_FROM).
+# About 13 minutes per pair of runs on 2 cores, 4 pairs (3 with S0_FROM), one more per extra seed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash tools/setup_env.sh
@@ -29,7 +30,7 @@ $PY tools/make_synthetic_coco.py --out data/synthetic_coco --seed 0 --if-stale -
 
 runs=("tau1-constant|$DY|model.temperature=1.0 train.tau_schedule=constant"
       "tau30-constant|$DY|model.temperature=30.0 train.tau_schedule=constant")
-for seed in 0 1 2; do
+for seed in ${SEEDS:-0 1 2}; do
   runs+=("dynamic_s$seed|$DY|train.seed=$seed" "static_s$seed|$ST|train.seed=$seed")
 done
 mkdir -p "$OUT"
