@@ -16,11 +16,13 @@ CONFIGS=(experiments/synthetic/*.yaml)
 # 2-core machine beats two threads each (OpenMP threads spin while the other job runs).
 export OMP_NUM_THREADS=1
 mkdir -p "$OUT"
+# Each step's header says when it started, so a slow run shows where its time went.
+since_setup() { echo "[$(( (SECONDS - SETUP_S) / 60 )):$(printf %02d $(( (SECONDS - SETUP_S) % 60 )))]"; }
 
-echo "== complexity of every paper experiment (experiments/coco, 256x192) =="
+echo "$(since_setup) == complexity of every paper experiment (experiments/coco, 256x192) =="
 $PY tools/complexity.py experiments/coco/*.yaml --brief
 
-echo "== the synthetic COCO-format dataset in $DATA (generated again whenever its stamp is stale) =="
+echo "$(since_setup) == the synthetic COCO-format dataset in $DATA (generated again whenever its stamp is stale) =="
 # $DATA is the demo's own generated folder (git-ignored): a copy without a stamp (made by an older
 # posedy) is replaced too.
 $PY tools/make_synthetic_coco.py --out "$DATA" --seed 0 --if-stale --overwrite
@@ -78,7 +80,7 @@ train_then_test() {
   test_one "$1" "$2"
 }
 
-echo "== training the demo models (about 13 minutes), each then tested with detection boxes =="
+echo "$(since_setup) == training the demo models (about 13 minutes), each then tested with detection boxes =="
 echo "   (training logs: $OUT/<experiment>/train.log)"
 run_both test train_then_test
 for cfg in "${CONFIGS[@]}"; do
@@ -87,12 +89,12 @@ for cfg in "${CONFIGS[@]}"; do
   [ -f "$OUT/$name/inspect/attention.png" ] && echo "   attention plot: $OUT/$name/inspect/attention.png"
 done
 
-echo "== training curves (metrics.jsonl -> curves.png) =="
+echo "$(since_setup) == training curves (metrics.jsonl -> curves.png) =="
 for cfg in "${CONFIGS[@]}"; do
   $PY tools/plot_curves.py "$OUT/$(basename "$cfg" .yaml)"
 done
 
-echo "== summary =="
+echo "$(since_setup) == summary =="
 $PY tools/summarize_demo.py "$OUT" "${CONFIGS[@]}" --markdown "$OUT/summary.md"
 dynamic_runs=()
 for cfg in "${CONFIGS[@]}"; do
