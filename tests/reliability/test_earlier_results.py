@@ -20,6 +20,17 @@ def _refusal(path):
     return f"error: {path}: already exists (an earlier run's result); pass --overwrite to replace it, or another --work-dir"
 
 
+def _assert_rerun_refused(main, argv, out, first_output, capsys):
+    """A second run into ``out`` exits 1 with the refusal naming ``first_output`` and leaves every
+    file of ``out`` byte for byte; returns that snapshot."""
+    capsys.readouterr()
+    before = _snapshot(out)
+    assert main(argv) == 1
+    assert error_line(capsys) == _refusal(out / first_output)
+    assert _snapshot(out) == before
+    return before
+
+
 def test_test_writes_beside_the_checkpoint_and_refuses_to_replace(test_tool, experiment, checkpoint, tmp_path,
                                                                    monkeypatch, capsys):
     run = tmp_path / "run"
@@ -32,11 +43,7 @@ def test_test_writes_beside_the_checkpoint_and_refuses_to_replace(test_tool, exp
     out = run / "test"
     assert sorted(_snapshot(out)) == ["metrics.json", "results.json"]
     assert not (tmp_path / "work_dirs").exists()
-    capsys.readouterr()
-    before = _snapshot(out)
-    assert test_tool.main(argv) == 1
-    assert error_line(capsys) == _refusal(out / "results.json")
-    assert _snapshot(out) == before
+    before = _assert_rerun_refused(test_tool.main, argv, out, "results.json", capsys)
     # --overwrite replaces them (the same model: the same results, a new metrics.json run record).
     assert test_tool.main(argv + ["--overwrite"]) == 0
     assert (out / "results.json").read_bytes() == before["results.json"]
@@ -61,11 +68,7 @@ def test_onnx_results_go_beside_the_onnx_file(test_tool, experiment, checkpoint,
     assert test_tool.main(argv) == 0
     out = onnx.parent / "test"
     assert json.loads((out / "metrics.json").read_text())["run"]["checkpoint"] == str(onnx)
-    capsys.readouterr()
-    before = _snapshot(out)
-    assert test_tool.main(argv) == 1
-    assert error_line(capsys) == _refusal(out / "results.json")
-    assert _snapshot(out) == before
+    _assert_rerun_refused(test_tool.main, argv, out, "results.json", capsys)
 
 
 def test_scoring_a_results_file_refuses_to_replace_metrics_json(test_tool, synthetic_root, tmp_path, capsys):
@@ -76,11 +79,7 @@ def test_scoring_a_results_file_refuses_to_replace_metrics_json(test_tool, synth
     out = tmp_path / "out"
     argv = ["--results", str(results), "--ann", str(synthetic_root / VAL_ANN), "--work-dir", str(out)]
     assert test_tool.main(argv) == 0
-    capsys.readouterr()
-    before = _snapshot(out)
-    assert test_tool.main(argv) == 1
-    assert error_line(capsys) == _refusal(out / "metrics.json")
-    assert _snapshot(out) == before
+    _assert_rerun_refused(test_tool.main, argv, out, "metrics.json", capsys)
     assert test_tool.main(argv + ["--overwrite"]) == 0
 
 
@@ -97,9 +96,5 @@ def test_inspect_attention_writes_beside_the_checkpoint_and_refuses_to_replace(e
     assert tool.main(argv) == 0
     out = run / "inspect"
     assert {"attention_stats.json", "aggregation_ap.json", "attention.png"} <= set(_snapshot(out))
-    capsys.readouterr()
-    before = _snapshot(out)
-    assert tool.main(argv) == 1
-    assert error_line(capsys) == _refusal(out / "attention_stats.json")
-    assert _snapshot(out) == before
+    _assert_rerun_refused(tool.main, argv, out, "attention_stats.json", capsys)
     assert tool.main(argv + ["--overwrite"]) == 0
