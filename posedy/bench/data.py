@@ -40,7 +40,7 @@ from posedy.data.crop import IMAGENET_MEAN, IMAGENET_STD
 from posedy.data.dataset import TopDownDataset
 from posedy.data.keypoints import COCO_FLIP_PAIRS, COCO_LOWER_BODY_IDS, COCO_UPPER_BODY_IDS
 from posedy.data.synthetic import SyntheticSpec, make_synthetic_coco
-from posedy.sample_data import ENV_VAR, coco_sample_dir
+from posedy.sample_data import ENV_VAR, coco_sample_dir, repository_root
 
 # HRNet keeps a box's scale in units of pixel_std = 200 px.
 HRNET_PIXEL_STD = 200.0
@@ -200,7 +200,6 @@ def bench_records(records, hrnet_cls, *, samples: int, repeats: int, seed: int,
 def _shown_path(path) -> str:
     """``path`` relative to the repository root (``../.mirror/...``), so a results file and the
     doc generated from it name no machine's absolute folder."""
-    from posedy.sample_data import repository_root
     return os.path.relpath(os.path.abspath(path), repository_root())
 
 

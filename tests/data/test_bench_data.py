@@ -56,6 +56,7 @@ def test_val_crops_match_hrnet_reference(coco_sample):
         b = item["target"].flatten(1).argmax(1)[on]
         assert (a % 48 - b % 48).abs().max() <= 1 and (a // 48 - b // 48).abs().max() <= 1
 
+
 def test_reference_path_is_shown_relative_to_the_repository():
     from posedy.sample_data import repository_root
     mirror = repository_root().parent / ".mirror" / "owner+repo" / "repo"
