@@ -208,6 +208,10 @@ class TrainConfig:
     momentum: float = 0.9
     lr_steps: tuple = (170, 200)
     lr_factor: float = 0.1
+    # Linear warmup (mmpose's schedule): the first warmup_iters steps train at lr times a factor
+    # rising linearly from warmup_ratio to 1. 0: none (HRNet and the paper).
+    warmup_iters: int = 0
+    warmup_ratio: float = 0.001
     # Temperature schedule: "constant" keeps model.temperature; "linear" anneals from
     # model.temperature to tau_end over tau_anneal_epochs, per iteration (Section 4.2).
     tau_schedule: str = "constant"
@@ -245,6 +249,9 @@ class TrainConfig:
             raise ConfigError(f"{path}.lr_steps: must be increasing, got {list(self.lr_steps)}")
         if self.lr_factor <= 0:
             raise ConfigError(f"{path}.lr_factor: must be positive, got {self.lr_factor}")
+        _in_range(f"{path}.warmup_iters", self.warmup_iters, 0, 10_000_000)
+        if not 0 < self.warmup_ratio <= 1:
+            raise ConfigError(f"{path}.warmup_ratio: must be in (0, 1], got {self.warmup_ratio}")
         for key in ("weight_decay", "momentum", "tau_anneal_epochs"):
             if getattr(self, key) < 0:
                 raise ConfigError(f"{path}.{key}: must be >= 0, got {getattr(self, key)}")

@@ -162,7 +162,8 @@ def build_trainer(cfg, work_dir, *, device: torch.device, dist: DistInfo, model:
     settings = LoopSettings(epochs=cfg.train.epochs, num_workers=loader_workers(cfg.data.num_workers),
                             persistent_workers=cfg.data.persistent_workers, val_interval=cfg.train.val_interval,
                             checkpoint_interval_iters=cfg.train.checkpoint_interval_iters,
-                            log_interval=cfg.train.log_interval, amp=cfg.train.amp,
+                            log_interval=cfg.train.log_interval, warmup_iters=cfg.train.warmup_iters,
+                            warmup_ratio=cfg.train.warmup_ratio, amp=cfg.train.amp,
                             channels_last=cfg.train.channels_last)
     return Trainer(model, train_set, build_loss(cfg).to(device), optimizer, lr_scheduler, tau_schedule, sampler,
                    settings, work_dir=work_dir, validate=validate, device=device, dist=dist,

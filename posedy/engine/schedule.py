@@ -5,6 +5,10 @@ stepped once at the *end* of every epoch. HRNet calls ``lr_scheduler.step()`` at
 each epoch, which since PyTorch 1.1 moves every drop one epoch early; here epoch ``e``
 (0-based) trains with ``lr * factor ** (number of milestones <= e)``.
 
+An optional linear warmup (``train.warmup_iters``, mmpose's schedule) scales the learning rate of
+the first steps by a factor rising from ``warmup_ratio`` to 1; the trainer applies it around each
+optimizer step only, so the scheduler and the checkpoints always hold the epoch's own rate.
+
 The temperature follows the paper (Section 4.2): constant, or annealed linearly per iteration
 from ``start`` to ``end`` over the first ``anneal_epochs`` epochs; optionally held at ``start``
 for ``hold_epochs`` epochs before the annealing begins (0, the paper's schedule, by default).
@@ -43,6 +47,15 @@ def build_optimizer(train_cfg, model: torch.nn.Module) -> torch.optim.Optimizer:
         return torch.optim.SGD(params, lr=train_cfg.lr, momentum=train_cfg.momentum,
                                weight_decay=train_cfg.weight_decay, nesterov=False)
     raise ValueError(f"unknown optimizer {train_cfg.optimizer!r}")
+
+
+def warmup_factor(step: int, warmup_iters: int, ratio: float = 0.001) -> float:
+    """The learning-rate factor of optimizer step ``step`` (0-based) under a linear warmup:
+    ``ratio`` at step 0, rising linearly to 1 at step ``warmup_iters``, then 1 (always 1 when
+    ``warmup_iters`` is 0)."""
+    if step >= warmup_iters:
+        return 1.0
+    return float(ratio + (1.0 - ratio) * step / warmup_iters)
 
 
 def build_lr_scheduler(train_cfg, optimizer) -> torch.optim.lr_scheduler.MultiStepLR:

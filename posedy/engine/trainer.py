@@ -33,7 +33,7 @@ from .checkpoint import (CheckpointError, capture_rng_state, load_checkpoint, re
 from .distributed import (DistInfo, EpochIndexedDataset, EpochSampler, EpochTaggedSampler, all_reduce_mean, barrier,
                           broadcast_buffers, broadcast_object)
 from .logging import MetricsLogger, epoch_progress
-from .schedule import TemperatureSchedule
+from .schedule import TemperatureSchedule, warmup_factor
 
 CHECKPOINT_FORMAT = 1
 
@@ -69,6 +69,8 @@ class LoopSettings:
     checkpoint_interval_iters: also save ``last.pth`` every so many iterations (0 = only at
         epoch ends).
     log_interval: iterations between ``"train"`` records in ``metrics.jsonl``.
+    warmup_iters, warmup_ratio: linear learning-rate warmup over the first steps
+        (``schedule.warmup_factor``; 0 iterations: none).
     amp, channels_last: CUDA options (ignored on other devices).
     tensorboard: also write TensorBoard scalars when the package is importable.
     """
@@ -79,6 +81,8 @@ class LoopSettings:
     val_interval: int = 1
     checkpoint_interval_iters: int = 0
     log_interval: int = 50
+    warmup_iters: int = 0
+    warmup_ratio: float = 0.001
     amp: bool = False
     channels_last: bool = False
     tensorboard: bool = True
@@ -304,13 +308,14 @@ class Trainer:
         if start == 0:
             self.epoch_loss_sum, self.epoch_loss_count = 0.0, 0
         self.model.train()
-        lr = self.optimizer.param_groups[0]["lr"]
+        epoch_lr = self.optimizer.param_groups[0]["lr"]
         bar = epoch_progress(self.iters_per_epoch, start, epoch, self.epochs, self.dist.is_main)
         tick, seen, corrupt = time.perf_counter(), 0, 0
         log_interval, interval = self.settings.log_interval, self.settings.checkpoint_interval_iters
         try:
             for i, batch in enumerate(self._loader(epoch, start), start=start):
                 loss_value, tau = self._train_step(batch, epoch, i)
+                lr = epoch_lr * self._warmup(epoch * self.iters_per_epoch + i)
                 if "corrupt" in batch:
                     corrupt += int(torch.as_tensor(batch["corrupt"]).sum())
                 self.iter_in_epoch = i + 1
@@ -358,7 +363,17 @@ class Trainer:
                                     f"last good checkpoint: {self._last_good()}")
             self.optimizer.zero_grad(set_to_none=True)
             self.scaler.scale(loss).backward()
-            self.scaler.step(self.optimizer)
+            factor = self._warmup(epoch * self.iters_per_epoch + i)
+            # The warmup scales this step only: the groups (and so the scheduler and the
+            # checkpoints) keep the epoch's rate, which makes resuming inside the warmup exact.
+            rates = [group["lr"] for group in self.optimizer.param_groups]
+            for group, rate in zip(self.optimizer.param_groups, rates):
+                group["lr"] = rate * factor
+            try:
+                self.scaler.step(self.optimizer)
+            finally:
+                for group, rate in zip(self.optimizer.param_groups, rates):
+                    group["lr"] = rate
             self.scaler.update()
         except torch.OutOfMemoryError:
             total = self.batch_size * self.dist.world_size
@@ -366,6 +381,9 @@ class Trainer:
                                 f"train.batch_size={total} ({self.batch_size} per GPU); lower it, e.g. "
                                 f"--opts train.batch_size={max(total // 2, self.dist.world_size)}") from None
         return loss_value, tau
+
+    def _warmup(self, step: int) -> float:
+        return warmup_factor(step, self.settings.warmup_iters, self.settings.warmup_ratio)
 
     def _kept_message(self) -> str:
         where = f"training stopped in epoch {self.epoch + 1}"

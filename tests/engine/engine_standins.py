@@ -92,7 +92,7 @@ class OOMModel(TinyPoseNet):
 
 def make_trainer(work_dir, *, epochs=2, batch_size=4, length=24, seed=0, tau_schedule="linear",
                  checkpoint_interval_iters=0, validate=None, hooks=None, model=None, dist=None,
-                 log_interval=1, lr_steps=(1,), num_workers=0, persistent_workers=False):
+                 log_interval=1, lr_steps=(1,), num_workers=0, persistent_workers=False, warmup_iters=0):
     """A Trainer over the stand-ins, built as the runner builds the real one."""
     from posedy.engine.distributed import DistInfo, EpochSampler
     from posedy.engine.loss import JointsMSELoss
@@ -111,6 +111,6 @@ def make_trainer(work_dir, *, epochs=2, batch_size=4, length=24, seed=0, tau_sch
     tau = TemperatureSchedule(tau_schedule, 30.0, 1.0, anneal_iters=sampler.batches_per_epoch * epochs)
     settings = LoopSettings(epochs=epochs, num_workers=num_workers, persistent_workers=persistent_workers,
                             val_interval=1, checkpoint_interval_iters=checkpoint_interval_iters,
-                            log_interval=log_interval, tensorboard=False)
+                            log_interval=log_interval, warmup_iters=warmup_iters, tensorboard=False)
     return Trainer(model, dataset, JointsMSELoss(), optimizer, scheduler, tau, sampler, settings, work_dir=work_dir,
                    validate=validate, dist=dist, config={"name": "tiny"}, hooks=hooks)

@@ -3,9 +3,9 @@
 import pytest
 import torch
 
-from posedy.config import TrainConfig
+from posedy.config import ConfigError, TrainConfig
 from posedy.engine.distributed import EpochSampler
-from posedy.engine.schedule import TemperatureSchedule, build_lr_scheduler, build_optimizer
+from posedy.engine.schedule import TemperatureSchedule, build_lr_scheduler, build_optimizer, warmup_factor
 
 
 def test_lr_drops_at_epochs_170_and_200_when_stepped_after_each_epoch():
@@ -33,6 +33,23 @@ def test_temperature_schedules():
     assert [held(s) for s in (0, 39, 40, 90, 140, 1000)] == [30.0, 30.0, 30.0, 15.5, 1.0, 1.0]
     with pytest.raises(ValueError):
         TemperatureSchedule("cosine", 30.0)
+
+
+def test_linear_warmup_factor():
+    assert [warmup_factor(s, 10, 0.001) for s in (0, 5, 9, 10, 500)] == [0.001, 0.5005, 0.9001, 1.0, 1.0]
+    assert [warmup_factor(s, 4, 0.5) for s in (0, 1, 2, 3, 4)] == [0.5, 0.625, 0.75, 0.875, 1.0]
+    assert warmup_factor(0, 0) == 1.0  # no warmup
+
+
+@pytest.mark.parametrize("key, value, message", [
+    ("warmup_iters", -1, "train.warmup_iters: must be >= 0, got -1"),
+    ("warmup_ratio", 0.0, "train.warmup_ratio: must be in (0, 1], got 0.0"),
+    ("warmup_ratio", 1.5, "train.warmup_ratio: must be in (0, 1], got 1.5"),
+])
+def test_warmup_settings_are_checked(key, value, message):
+    with pytest.raises(ConfigError) as err:
+        TrainConfig(**{key: value}).validate("train")
+    assert str(err.value) == message
 
 
 def test_sampler_order_is_a_function_of_seed_and_epoch():

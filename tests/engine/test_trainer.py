@@ -199,3 +199,39 @@ def test_the_sampler_is_the_one_batch_layout(tmp_path):
         type(trainer)(*args, EpochSampler(23, 4, 0), trainer.settings, work_dir=tmp_path)
     with pytest.raises(ValueError, match="sampler is for 24 samples on rank 1 of 2"):
         type(trainer)(*args, EpochSampler(24, 4, 0, rank=1, world_size=2), trainer.settings, work_dir=tmp_path)
+
+
+@pytest.fixture(scope="module")
+def warmup_reference(tmp_path_factory):
+    """An uninterrupted run whose 8-step warmup crosses the epoch-1 end and its LR drop."""
+    work = tmp_path_factory.mktemp("warmup")
+    trainer = make_trainer(work, epochs=EPOCHS, warmup_iters=8)
+    trainer.fit()
+    return work, trainer, {k: v.clone() for k, v in trainer.model.state_dict().items()}
+
+
+def test_warmup_scales_the_steps_and_leaves_the_epoch_rate(warmup_reference):
+    work, trainer, _ = warmup_reference
+    train = read_metrics(work / "metrics.jsonl", "train")
+    factors = [0.001 + 0.999 * s / 8 for s in range(8)] + [1.0] * 10
+    epoch_lr = [1e-2] * 6 + [1e-3] * 12  # milestone 1: x0.1 after the first epoch
+    assert [r["lr"] for r in train] == pytest.approx([f * lr for f, lr in zip(factors, epoch_lr)])
+    # The scheduler, the epoch records and the checkpoints keep the epoch's own rate.
+    assert [r["lr"] for r in read_metrics(work / "metrics.jsonl", "epoch")] == pytest.approx([1e-2, 1e-3, 1e-3])
+    assert trainer.optimizer.param_groups[0]["lr"] == pytest.approx(1e-3)
+    assert load_checkpoint(work / "last.pth")["optimizer"]["param_groups"][0]["lr"] == pytest.approx(1e-3)
+
+
+def test_resume_inside_the_warmup_is_exact(tmp_path, warmup_reference):
+    ref_work, _, ref_state = warmup_reference
+    first = make_trainer(tmp_path, epochs=EPOCHS, warmup_iters=8, checkpoint_interval_iters=2,
+                         hooks=interrupt_at(5))
+    with pytest.raises(Interrupt):
+        first.fit()
+    assert load_checkpoint(tmp_path / "last.pth")["step"] == 4
+    second = make_trainer(tmp_path, epochs=EPOCHS, warmup_iters=8, checkpoint_interval_iters=2)
+    second.resume(tmp_path / "last.pth")
+    second.fit()
+    assert losses(tmp_path) == losses(ref_work)
+    for name, value in second.model.state_dict().items():
+        assert torch.equal(value, ref_state[name]), name
