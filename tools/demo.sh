@@ -78,6 +78,7 @@ train_then_test() {
     return 1
   fi
   test_one "$1" "$2"
+  $PY tools/plot_curves.py "$2"  # metrics.jsonl -> curves.png, while the other model may still train
 }
 
 echo "$(since_setup) == training the demo models (about 13 minutes), each then tested with detection boxes =="
@@ -86,22 +87,27 @@ run_both test train_then_test
 for cfg in "${CONFIGS[@]}"; do
   name=$(basename "$cfg" .yaml)
   echo "   pictures: $OUT/$name/vis"
+  echo "   training curves: $OUT/$name/curves.png"
   [ -f "$OUT/$name/inspect/attention.png" ] && echo "   attention plot: $OUT/$name/inspect/attention.png"
 done
 
-echo "$(since_setup) == training curves (metrics.jsonl -> curves.png) =="
-for cfg in "${CONFIGS[@]}"; do
-  $PY tools/plot_curves.py "$OUT/$(basename "$cfg" .yaml)"
-done
-
 echo "$(since_setup) == summary =="
-$PY tools/summarize_demo.py "$OUT" "${CONFIGS[@]}" --markdown "$OUT/summary.md"
 dynamic_runs=()
 for cfg in "${CONFIGS[@]}"; do
   grep -q "dynamic: true" "$cfg" && dynamic_runs+=("$OUT/$(basename "$cfg" .yaml)")
 done
+# The two reports at once (each mostly Python start-up), printed in order.
 $PY tools/attention_report.py "${dynamic_runs[@]}" --markdown "$OUT/attention.md" \
-  --title "Is the dynamic model dynamic? Table 3 of the paper on the demo's val set (GT boxes, flip test):"
+  --title "Is the dynamic model dynamic? Table 3 of the paper on the demo's val set (GT boxes, flip test):" \
+  > "$OUT/attention.log" 2>&1 &
+report_pid=$!
+$PY tools/summarize_demo.py "$OUT" "${CONFIGS[@]}" --markdown "$OUT/summary.md"
+if ! wait "$report_pid"; then
+  echo "error: the attention report failed; last lines of $OUT/attention.log:" >&2
+  tail -n 5 "$OUT/attention.log" >&2
+  exit 1
+fi
+cat "$OUT/attention.log"
 cat "$OUT/attention.md" >> "$OUT/summary.md"
 # Wall time since set-up finished (bash's SECONDS counts from the script's start; set-up is
 # subtracted so the figure is the demo itself, as the README quotes it).
