@@ -16,6 +16,7 @@ from torch import nn
 
 from posedy.config import ConfigError, config_from_dict, config_to_dict, migrate_stored_config
 from posedy.data.dataset import loader_workers
+from posedy.layers import to_channels_last
 
 from .checkpoint import CheckpointError, load_checkpoint, unwrap_model
 from .distributed import DistInfo, EpochSampler, cleanup_distributed, init_distributed
@@ -146,7 +147,7 @@ def build_trainer(cfg, work_dir, *, device: torch.device, dist: DistInfo, model:
             model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
     model = model.to(device)
     if cfg.train.channels_last and device.type == "cuda":
-        model = model.to(memory_format=torch.channels_last)
+        model = to_channels_last(model)
     optimizer = build_optimizer(cfg.train, model)
     lr_scheduler = build_lr_scheduler(cfg.train, optimizer)
     if dist.distributed:

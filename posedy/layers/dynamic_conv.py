@@ -358,6 +358,23 @@ def set_inspection_mode(layers, mode: str, generator: torch.Generator = None) ->
         layer.set_mode(mode, generator)
 
 
+def to_channels_last(module: nn.Module) -> nn.Module:
+    """``module`` with every 4-D parameter and buffer in ``torch.channels_last`` memory format,
+    in place; returns it. ``module.to(memory_format=torch.channels_last)`` refuses any model with
+    a ``DynamicConv2d``: its kernel bank (K, C_out, C_in / groups, kh, kw) is 5-D, a rank that
+    format does not have, so it stays as it is (the aggregated per-sample kernels are made anew
+    at every call)."""
+    def convert(tensor: torch.Tensor) -> torch.Tensor:
+        return tensor.contiguous(memory_format=torch.channels_last) if tensor.dim() == 4 else tensor
+
+    for sub in module.modules():
+        for param in sub.parameters(recurse=False):
+            param.data = convert(param.data)
+        for name, buffer in sub.named_buffers(recurse=False):
+            setattr(sub, name, convert(buffer))
+    return module
+
+
 def linear_temperature(step: int, total_steps: int, start: float = 30.0, end: float = 1.0) -> float:
     """The paper's annealing (Section 4.2): tau falls linearly from ``start`` to ``end``
     over ``total_steps`` iterations, then stays at ``end``."""

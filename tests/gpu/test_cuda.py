@@ -14,7 +14,7 @@ import pytest
 import torch
 from torch import nn
 
-from posedy.layers import DynamicConv2d
+from posedy.layers import DynamicConv2d, to_channels_last
 from tool_modules import load_tool
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -98,7 +98,7 @@ def test_amp_and_channels_last_training_steps(tmp_path, amp, channels_last):
     device = torch.device("cuda")
     model = _tiny_model().to(device)
     if channels_last:
-        model = model.to(memory_format=torch.channels_last)
+        to_channels_last(model)  # the dynamic layers' 5-D kernel banks have no channels_last
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
     scheduler = torch.optim.lr_scheduler.MultiStepLR(optimizer, milestones=[100])
     data = _Blobs()

@@ -5,7 +5,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from posedy.layers import DynamicConv2d, linear_temperature, set_temperature
+from posedy.layers import DynamicConv2d, linear_temperature, set_temperature, to_channels_last
 
 
 def naive_dynamic_conv(layer: DynamicConv2d, x: torch.Tensor) -> torch.Tensor:
@@ -110,6 +110,21 @@ def test_channels_last_and_non_contiguous_input():
     torch.testing.assert_close(layer(x.to(memory_format=torch.channels_last)), ref, atol=1e-5, rtol=1e-5)
     xt = torch.randn(3, 8, 10, 10).transpose(2, 3)
     torch.testing.assert_close(layer(xt), layer(xt.contiguous()), atol=1e-5, rtol=1e-5)
+
+
+def test_a_model_with_dynamic_layers_goes_channels_last():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.BatchNorm2d(8), DynamicConv2d(8, 8, 3, padding=1, groups=8))
+    x = torch.randn(2, 3, 8, 8)
+    ref = model(x)
+    with pytest.raises(RuntimeError, match="rank 4"):  # why the helper exists
+        model.to(memory_format=torch.channels_last)
+    assert to_channels_last(model) is model
+    assert model[0].weight.is_contiguous(memory_format=torch.channels_last)
+    assert model[2].weight.dim() == 5 and model[2].weight.is_contiguous()
+    assert isinstance(model[0].weight, nn.Parameter) and model[1].running_mean.dim() == 1
+    out = model(x.contiguous(memory_format=torch.channels_last))
+    torch.testing.assert_close(out, ref, atol=1e-5, rtol=1e-5)
 
 
 def test_linear_temperature_schedule():
