@@ -231,6 +231,8 @@ class TrainConfig:
     seed: int = 0
     deterministic: bool = False
     amp: bool = False
+    # Batches and 4-D weights in channels_last memory format, on any device (CPU step times with
+    # and without: docs/training.md, "Several processes").
     channels_last: bool = False
     sync_bn: bool = False
     max_iters_per_epoch: int = 0

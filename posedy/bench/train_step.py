@@ -5,6 +5,10 @@ process; medians and ratios to the static model are reported:
     static            the static network.
     dynamic           ``implementation="auto"``: 1x1 -> batched matmul, others -> grouped conv.
     dynamic-grouped   every dynamic layer through the batch-as-groups convolution (reference).
+    static-channels-last, dynamic-channels-last
+                      the first two with batches and 4-D weights in channels_last memory format
+                      (``posedy.layers.to_channels_last``, as ``train.channels_last``), timed in
+                      the same run as the contiguous ones.
 Full 256x192 steps take seconds on two cores, so repeats are few; ``--input-size`` measures
 smaller crops. ``--device cuda --amp`` times the steps on a GPU under float16 autocast with a
 GradScaler (as ``train.amp``), synchronising before and after each step, and adds images/s.
@@ -18,19 +22,21 @@ import time
 
 import torch
 
-from posedy.layers import dynamic_layers
+from posedy.layers import dynamic_layers, to_channels_last
 
-VARIANTS = ("static", "dynamic", "dynamic-grouped")
+VARIANTS = ("static", "dynamic", "dynamic-grouped", "static-channels-last", "dynamic-channels-last")
 
 
 def add_arguments(parser) -> None:
     parser.add_argument("--width", type=float, default=0.5, help="MobileNetV2 width multiplier")
+    parser.add_argument("--head-width", type=float, default=1.0,
+                        help="Type-B head width multiplier (the demo: 0.25)")
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--input-size", type=int, nargs=2, default=[192, 256], metavar=("W", "H"))
     parser.add_argument("--steps", type=int, default=5, help="timed steps per variant")
     parser.add_argument("--warmup", type=int, default=1)
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch's default)")
-    parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=VARIANTS)
+    parser.add_argument("--variants", nargs="+", default=list(VARIANTS[:3]), choices=VARIANTS)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="cpu", help="torch device, e.g. cuda")
     parser.add_argument("--amp", action="store_true", help="float16 autocast + GradScaler (CUDA only)")
@@ -39,14 +45,14 @@ def add_arguments(parser) -> None:
                         help="glibc malloc kept from returning freed memory (as tools/train.py) or not")
 
 
-def _build(variant: str, width: float, seed: int):
+def _build(variant: str, width: float, seed: int, head_width: float = 1.0):
     from posedy.config import BackboneConfig, HeadConfig, ModelConfig
     from posedy.models import build_pose_model
 
-    dynamic = variant != "static"
+    dynamic = not variant.startswith("static")
     torch.manual_seed(seed)
     cfg = ModelConfig(BackboneConfig("mobilenet_v2", width_mult=width, dynamic=dynamic),
-                      HeadConfig("upsample_bneck", dynamic=dynamic))
+                      HeadConfig("upsample_bneck", dynamic=dynamic, width_mult=head_width))
     model = build_pose_model(cfg).train()
     if variant == "dynamic-grouped":
         for layer in dynamic_layers(model):
@@ -65,18 +71,21 @@ def run(args) -> dict:
     w, h = args.input_size
     device = torch.device(args.device)
     amp = bool(args.amp) and device.type == "cuda"
-    memory_format = torch.channels_last if args.channels_last else torch.contiguous_format
     gen = torch.Generator().manual_seed(args.seed)
-    x = torch.randn(args.batch, 3, h, w, generator=gen).to(device).contiguous(memory_format=memory_format)
+    x_contiguous = torch.randn(args.batch, 3, h, w, generator=gen).to(device)
     target = torch.rand(args.batch, 17, h // 4, w // 4, generator=gen).to(device)
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
     steps = {}
     for variant in args.variants:
-        model = _build(variant, args.width, args.seed).to(device).to(memory_format=memory_format)
+        model = _build(variant, args.width, args.seed, args.head_width).to(device)
+        x = x_contiguous
+        if args.channels_last or variant.endswith("-channels-last"):
+            to_channels_last(model)
+            x = x_contiguous.contiguous(memory_format=torch.channels_last)
         optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
         scaler = torch.amp.GradScaler("cuda", enabled=amp)
 
-        def step(model=model, optimizer=optimizer, scaler=scaler):
+        def step(model=model, optimizer=optimizer, scaler=scaler, x=x):
             optimizer.zero_grad(set_to_none=True)
             with torch.autocast(device_type=device.type, dtype=torch.float16, enabled=amp):
                 output = model(x)
@@ -98,7 +107,8 @@ def run(args) -> dict:
     after = resource.getrusage(resource.RUSAGE_SELF)
     medians = {v: round(statistics.median(t), 1) for v, t in times.items()}
     ratios = {v: round(ms / medians["static"], 3) for v, ms in medians.items() if "static" in medians}
-    return {"benchmark": "train-step", "width": args.width, "batch": args.batch, "input_size_wh": [w, h],
+    return {"benchmark": "train-step", "width": args.width, "head_width": args.head_width, "batch": args.batch,
+            "input_size_wh": [w, h],
             "threads": torch.get_num_threads(), "steps": args.steps, "malloc": malloc,
             "model": "Type-B MobileNetV2 (backbone and head static / dynamic K=4), Adam",
             "device": str(device) if device.type != "cuda" else torch.cuda.get_device_name(device),

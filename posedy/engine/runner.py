@@ -146,7 +146,7 @@ def build_trainer(cfg, work_dir, *, device: torch.device, dist: DistInfo, model:
         if device.type == "cuda":
             model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
     model = model.to(device)
-    if cfg.train.channels_last and device.type == "cuda":
+    if cfg.train.channels_last:
         model = to_channels_last(model)
     optimizer = build_optimizer(cfg.train, model)
     lr_scheduler = build_lr_scheduler(cfg.train, optimizer)

@@ -71,7 +71,9 @@ class LoopSettings:
     log_interval: iterations between ``"train"`` records in ``metrics.jsonl``.
     warmup_iters, warmup_ratio: linear learning-rate warmup over the first steps
         (``schedule.warmup_factor``; 0 iterations: none).
-    amp, channels_last: CUDA options (ignored on other devices).
+    amp: float16 autocast with a GradScaler (CUDA only; ignored on other devices).
+    channels_last: each batch in ``torch.channels_last`` memory format (the model's 4-D weights
+        are converted by ``posedy.layers.to_channels_last`` where it is built), on any device.
     tensorboard: also write TensorBoard scalars when the package is importable.
     """
 
@@ -150,7 +152,7 @@ class Trainer:
         self.device = device
         self.dist = dist
         self.amp = settings.amp and device.type == "cuda"
-        self.channels_last = settings.channels_last and device.type == "cuda"
+        self.channels_last = settings.channels_last
         self.config = config or {}
         self.hooks = hooks or TrainHooks()
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp)

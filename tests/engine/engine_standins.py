@@ -92,7 +92,8 @@ class OOMModel(TinyPoseNet):
 
 def make_trainer(work_dir, *, epochs=2, batch_size=4, length=24, seed=0, tau_schedule="linear",
                  checkpoint_interval_iters=0, validate=None, hooks=None, model=None, dist=None,
-                 log_interval=1, lr_steps=(1,), num_workers=0, persistent_workers=False, warmup_iters=0):
+                 log_interval=1, lr_steps=(1,), num_workers=0, persistent_workers=False, warmup_iters=0,
+                 channels_last=False):
     """A Trainer over the stand-ins, built as the runner builds the real one."""
     from posedy.engine.distributed import DistInfo, EpochSampler
     from posedy.engine.loss import JointsMSELoss
@@ -101,6 +102,9 @@ def make_trainer(work_dir, *, epochs=2, batch_size=4, length=24, seed=0, tau_sch
 
     torch.manual_seed(seed)
     model = model if model is not None else TinyPoseNet()
+    if channels_last:
+        from posedy.layers import to_channels_last
+        to_channels_last(model)  # as runner.build_trainer does
     dist = dist or DistInfo()
     if dist.distributed:
         model = nn.parallel.DistributedDataParallel(model)
@@ -111,6 +115,7 @@ def make_trainer(work_dir, *, epochs=2, batch_size=4, length=24, seed=0, tau_sch
     tau = TemperatureSchedule(tau_schedule, 30.0, 1.0, anneal_iters=sampler.batches_per_epoch * epochs)
     settings = LoopSettings(epochs=epochs, num_workers=num_workers, persistent_workers=persistent_workers,
                             val_interval=1, checkpoint_interval_iters=checkpoint_interval_iters,
-                            log_interval=log_interval, warmup_iters=warmup_iters, tensorboard=False)
+                            log_interval=log_interval, warmup_iters=warmup_iters, channels_last=channels_last,
+                            tensorboard=False)
     return Trainer(model, dataset, JointsMSELoss(), optimizer, scheduler, tau, sampler, settings, work_dir=work_dir,
                    validate=validate, dist=dist, config={"name": "tiny"}, hooks=hooks)

@@ -235,3 +235,21 @@ def test_resume_inside_the_warmup_is_exact(tmp_path, warmup_reference):
     assert losses(tmp_path) == losses(ref_work)
     for name, value in second.model.state_dict().items():
         assert torch.equal(value, ref_state[name]), name
+
+
+def test_channels_last_trains_on_the_cpu(tmp_path, reference):
+    """train.channels_last on the CPU: batches and the 4-D weights in channels_last (the dynamic
+    layer's 5-D kernel bank as it was), the same losses as the contiguous run up to rounding."""
+    ref_work, _, _ = reference
+    aps = iter([0.2, 0.5, 0.4])
+    trainer = make_trainer(tmp_path, epochs=EPOCHS, channels_last=True, validate=lambda model: {"AP": next(aps)})
+    formats = []
+    trainer.model.stem.register_forward_pre_hook(
+        lambda module, args: formats.append(args[0].is_contiguous(memory_format=torch.channels_last)))
+    trainer.fit()
+    assert trainer.channels_last and formats and all(formats)
+    assert trainer.model.stem[0].weight.is_contiguous(memory_format=torch.channels_last)
+    assert trainer.model.dynamic.weight.dim() == 5
+    ref, got = losses(ref_work), losses(tmp_path)
+    assert sorted(got) == sorted(ref)
+    assert [got[s] for s in sorted(got)] == pytest.approx([ref[s] for s in sorted(ref)], rel=1e-4)
