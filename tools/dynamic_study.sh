@@ -3,6 +3,8 @@
 #
 #   bash tools/dynamic_study.sh [OUT]      (default OUT: work_dirs/dynamic_study)
 #   SEEDS="0 1 2 3 4" bash tools/dynamic_study.sh    (more seeds; default "0 1 2")
+#   EXTRA_OPTS="train.channels_last=true" bash tools/dynamic_study.sh OUT
+#                                                    (every run with these --opts as well)
 #
 # Trains the demo configs (experiments/synthetic) with --opts, two runs at a time, one core each,
 # as tools/demo.sh does:
@@ -28,10 +30,11 @@ export OMP_NUM_THREADS=1
 # The demo's dataset, generated again whenever its stamp is stale (as tools/demo.sh does).
 $PY tools/make_synthetic_coco.py --out data/synthetic_coco --seed 0 --if-stale --overwrite
 
-runs=("tau1-constant|$DY|model.temperature=1.0 train.tau_schedule=constant"
-      "tau30-constant|$DY|model.temperature=30.0 train.tau_schedule=constant")
+X=${EXTRA_OPTS:+ $EXTRA_OPTS}
+runs=("tau1-constant|$DY|model.temperature=1.0 train.tau_schedule=constant$X"
+      "tau30-constant|$DY|model.temperature=30.0 train.tau_schedule=constant$X")
 for seed in ${SEEDS:-0 1 2}; do
-  runs+=("dynamic_s$seed|$DY|train.seed=$seed" "static_s$seed|$ST|train.seed=$seed")
+  runs+=("dynamic_s$seed|$DY|train.seed=$seed$X" "static_s$seed|$ST|train.seed=$seed$X")
 done
 mkdir -p "$OUT"
 if [ -n "${S0_FROM:-}" ]; then  # the demo's runs as the seed-0 rows
