@@ -310,14 +310,12 @@ class Trainer:
         if start == 0:
             self.epoch_loss_sum, self.epoch_loss_count = 0.0, 0
         self.model.train()
-        epoch_lr = self.optimizer.param_groups[0]["lr"]
         bar = epoch_progress(self.iters_per_epoch, start, epoch, self.epochs, self.dist.is_main)
         tick, seen, corrupt = time.perf_counter(), 0, 0
         log_interval, interval = self.settings.log_interval, self.settings.checkpoint_interval_iters
         try:
             for i, batch in enumerate(self._loader(epoch, start), start=start):
-                loss_value, tau = self._train_step(batch, epoch, i)
-                lr = epoch_lr * self._warmup(epoch * self.iters_per_epoch + i)
+                loss_value, tau, lr = self._train_step(batch, epoch, i)
                 if "corrupt" in batch:
                     corrupt += int(torch.as_tensor(batch["corrupt"]).sum())
                 self.iter_in_epoch = i + 1
@@ -342,9 +340,12 @@ class Trainer:
         return EpochStats(seconds, seen / max(seconds, 1e-9), corrupt)
 
     def _train_step(self, batch: dict, epoch: int, i: int):
+        """One optimizer step; returns the loss, tau and the learning rate it trained with
+        (the first group's, warmup included)."""
         model = unwrap_model(self.model)
+        step = epoch * self.iters_per_epoch + i
         if self.tau_schedule.kind == "linear":
-            tau = self.tau_schedule(epoch * self.iters_per_epoch + i)
+            tau = self.tau_schedule(step)
             set_temperature(model, tau)
         else:
             tau = get_temperature(model)
@@ -361,11 +362,11 @@ class Trainer:
             loss_value = float(mean_loss)
             if not math.isfinite(loss_value):
                 raise TrainingError(f"loss is {loss_value} at epoch {epoch + 1} iteration {i + 1} "
-                                    f"(step {epoch * self.iters_per_epoch + i + 1}); stopped without saving, "
+                                    f"(step {step + 1}); stopped without saving, "
                                     f"last good checkpoint: {self._last_good()}")
             self.optimizer.zero_grad(set_to_none=True)
             self.scaler.scale(loss).backward()
-            factor = self._warmup(epoch * self.iters_per_epoch + i)
+            factor = warmup_factor(step, self.settings.warmup_iters, self.settings.warmup_ratio)
             # The warmup scales this step only: the groups (and so the scheduler and the
             # checkpoints) keep the epoch's rate, which makes resuming inside the warmup exact.
             rates = [group["lr"] for group in self.optimizer.param_groups]
@@ -382,10 +383,7 @@ class Trainer:
             raise TrainingError(f"CUDA out of memory at epoch {epoch + 1} iteration {i + 1} with "
                                 f"train.batch_size={total} ({self.batch_size} per GPU); lower it, e.g. "
                                 f"--opts train.batch_size={max(total // 2, self.dist.world_size)}") from None
-        return loss_value, tau
-
-    def _warmup(self, step: int) -> float:
-        return warmup_factor(step, self.settings.warmup_iters, self.settings.warmup_ratio)
+        return loss_value, tau, rates[0] * factor
 
     def _kept_message(self) -> str:
         where = f"training stopped in epoch {self.epoch + 1}"
