@@ -27,6 +27,14 @@ echo "$(since_setup) == the synthetic COCO-format dataset in $DATA (generated ag
 # posedy) is replaced too.
 $PY tools/make_synthetic_coco.py --out "$DATA" --seed 0 --if-stale --overwrite
 
+wait_job() {  # wait_job PID WHAT LOG: wait for a background step; if it failed, say so with its log's tail
+  if ! wait "$1"; then
+    echo "error: $2 failed; last lines of $3:" >&2
+    tail -n 5 "$3" >&2
+    return 1
+  fi
+}
+
 run_both() {  # run_both STEP COMMAND...: the command for each config at once, logs per config
   local step=$1; shift
   local pids=() cfg name
@@ -63,10 +71,8 @@ test_one() {  # a rerun evaluates again and replaces the earlier results (--over
   $PY tools/test.py "$1" --checkpoint "$2/best.pth" --work-dir "$2/test" --no-progress --overwrite
   $PY tools/visualize.py --results "$2/test/results.json" --ann "$DATA/annotations/person_keypoints_val2017.json" \
     --images "$DATA/images/val2017" --out "$2/vis" --with-gt --max-images 6
-  if [ -n "$inspect_pid" ] && ! wait "$inspect_pid"; then
-    echo "error: the attention inspection failed; last lines of $2/inspect.log:"
-    tail -n 5 "$2/inspect.log"
-    return 1
+  if [ -n "$inspect_pid" ]; then
+    wait_job "$inspect_pid" "the attention inspection" "$2/inspect.log" || return 1
   fi
 }
 # Each model is tested as soon as it is trained: the static one, faster, is done before the
@@ -102,11 +108,7 @@ $PY tools/attention_report.py "${dynamic_runs[@]}" --markdown "$OUT/attention.md
   > "$OUT/attention.log" 2>&1 &
 report_pid=$!
 $PY tools/summarize_demo.py "$OUT" "${CONFIGS[@]}" --markdown "$OUT/summary.md"
-if ! wait "$report_pid"; then
-  echo "error: the attention report failed; last lines of $OUT/attention.log:" >&2
-  tail -n 5 "$OUT/attention.log" >&2
-  exit 1
-fi
+wait_job "$report_pid" "the attention report" "$OUT/attention.log" || exit 1
 cat "$OUT/attention.log"
 cat "$OUT/attention.md" >> "$OUT/summary.md"
 # Wall time since set-up finished (bash's SECONDS counts from the script's start; set-up is
