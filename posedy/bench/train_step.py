@@ -9,6 +9,10 @@ process; medians and ratios to the static model are reported:
                       the first two with batches and 4-D weights in channels_last memory format
                       (``posedy.layers.to_channels_last``, as ``train.channels_last``), timed in
                       the same run as the contiguous ones.
+    static-torch-dw-grad, dynamic-torch-dw-grad
+                      the first two with PyTorch's own weight gradient for every depthwise
+                      layer (``posedy.layers.depthwise.torch_weight_grad``): the reference for
+                      the convolution-form gradient of large kernels that the others use.
 Full 256x192 steps take seconds on two cores, so repeats are few; ``--input-size`` measures
 smaller crops. ``--device cuda --amp`` times the steps on a GPU under float16 autocast with a
 GradScaler (as ``train.amp``), synchronising before and after each step, and adds images/s.
@@ -16,6 +20,7 @@ GradScaler (as ``train.amp``), synchronising before and after each step, and add
 heap (``posedy.engine.allocator``); ``--malloc default`` leaves glibc as it is.
 """
 
+import contextlib
 import resource
 import statistics
 import time
@@ -23,8 +28,10 @@ import time
 import torch
 
 from posedy.layers import dynamic_layers, to_channels_last
+from posedy.layers.depthwise import torch_weight_grad
 
-VARIANTS = ("static", "dynamic", "dynamic-grouped", "static-channels-last", "dynamic-channels-last")
+VARIANTS = ("static", "dynamic", "dynamic-grouped", "static-channels-last", "dynamic-channels-last",
+            "static-torch-dw-grad", "dynamic-torch-dw-grad")
 
 
 def add_arguments(parser) -> None:
@@ -85,9 +92,11 @@ def run(args) -> dict:
         optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
         scaler = torch.amp.GradScaler("cuda", enabled=amp)
 
-        def step(model=model, optimizer=optimizer, scaler=scaler, x=x):
+        grad_mode = torch_weight_grad if variant.endswith("-torch-dw-grad") else contextlib.nullcontext
+
+        def step(model=model, optimizer=optimizer, scaler=scaler, x=x, grad_mode=grad_mode):
             optimizer.zero_grad(set_to_none=True)
-            with torch.autocast(device_type=device.type, dtype=torch.float16, enabled=amp):
+            with grad_mode(), torch.autocast(device_type=device.type, dtype=torch.float16, enabled=amp):
                 output = model(x)
             loss = torch.nn.functional.mse_loss(output.float(), target)
             scaler.scale(loss).backward()

@@ -16,7 +16,7 @@ import copy
 import torch
 from torch import nn
 
-from posedy.layers import DynamicConv2d
+from posedy.layers import DepthwiseConv2d, DynamicConv2d
 
 
 def bn_scale_shift(bn: nn.BatchNorm2d):
@@ -35,7 +35,7 @@ def can_fuse(conv: nn.Module, bn: nn.Module) -> bool:
         return False
     if isinstance(conv, DynamicConv2d):
         return conv.attention.sums_to_one and conv.out_channels == bn.num_features
-    return (type(conv) is nn.Conv2d and conv.out_channels == bn.num_features
+    return (type(conv) in (nn.Conv2d, DepthwiseConv2d) and conv.out_channels == bn.num_features
             and conv.padding_mode == "zeros")
 
 

@@ -15,6 +15,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .depthwise import depthwise_conv2d
+
 INSPECTION_MODES = ("attention", "average", "max", "shuffle_kernels", "shuffle_images")
 # How the per-sample kernels are applied (``DynamicConv2d.implementation``):
 #   "auto"     - pick per layer type: 1x1 dense -> "bmm", otherwise "grouped" (measured on CPU,
@@ -213,6 +215,11 @@ class DynamicConv2d(nn.Module):
         """A dense 1x1 convolution without padding: it is a matrix product per sample."""
         return self.kernel_size == (1, 1) and self.groups == 1 and self.padding == (0, 0)
 
+    @property
+    def is_depthwise(self) -> bool:
+        """One filter per channel: ``groups == in_channels == out_channels``."""
+        return self.groups == self.in_channels == self.out_channels
+
     def set_implementation(self, implementation: str) -> None:
         """Choose how per-sample kernels are applied (see ``IMPLEMENTATIONS``)."""
         if implementation not in IMPLEMENTATIONS:
@@ -276,9 +283,13 @@ class DynamicConv2d(nn.Module):
             return F.conv2d(x, weight[0], None if bias is None else bias[0], self.stride,
                             self.padding, self.dilation, self.groups)
         # Grouped-convolution trick: the batch becomes groups, so one conv call serves all.
-        out = F.conv2d(x.reshape(1, n * c, h, w), weight.reshape(-1, *weight.shape[2:]),
-                       None if bias is None else bias.reshape(-1), self.stride, self.padding,
-                       self.dilation, self.groups * n)
+        flat_bias = None if bias is None else bias.reshape(-1)
+        if self.is_depthwise:
+            out = depthwise_conv2d(x.reshape(1, n * c, h, w), weight.reshape(-1, *weight.shape[2:]),
+                                   flat_bias, self.stride, self.padding, self.dilation)
+        else:
+            out = F.conv2d(x.reshape(1, n * c, h, w), weight.reshape(-1, *weight.shape[2:]),
+                           flat_bias, self.stride, self.padding, self.dilation, self.groups * n)
         return out.reshape(n, self.out_channels, out.shape[2], out.shape[3])
 
     def _branches(self, x: torch.Tensor, pi: torch.Tensor) -> torch.Tensor:
