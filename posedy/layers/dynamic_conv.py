@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .depthwise import depthwise_conv2d
+from .depthwise import _pair, depthwise_conv2d
 
 INSPECTION_MODES = ("attention", "average", "max", "shuffle_kernels", "shuffle_images")
 # How the per-sample kernels are applied (``DynamicConv2d.implementation``):
@@ -46,10 +46,6 @@ ATTENTION_KINDS = {
     # CondConv's per-kernel sigmoid: no temperature, no sum-to-one.
     "sigmoid": AttentionKind(torch.sigmoid, False, False, "Sigmoid"),
 }
-
-
-def _pair(value):
-    return tuple(value) if isinstance(value, (tuple, list)) else (value, value)
 
 
 def _global_average_pool(x: torch.Tensor) -> torch.Tensor:
@@ -283,13 +279,13 @@ class DynamicConv2d(nn.Module):
             return F.conv2d(x, weight[0], None if bias is None else bias[0], self.stride,
                             self.padding, self.dilation, self.groups)
         # Grouped-convolution trick: the batch becomes groups, so one conv call serves all.
-        flat_bias = None if bias is None else bias.reshape(-1)
+        x = x.reshape(1, n * c, h, w)
+        weight = weight.reshape(-1, *weight.shape[2:])
+        bias = None if bias is None else bias.reshape(-1)
         if self.is_depthwise:
-            out = depthwise_conv2d(x.reshape(1, n * c, h, w), weight.reshape(-1, *weight.shape[2:]),
-                                   flat_bias, self.stride, self.padding, self.dilation)
+            out = depthwise_conv2d(x, weight, bias, self.stride, self.padding, self.dilation)
         else:
-            out = F.conv2d(x.reshape(1, n * c, h, w), weight.reshape(-1, *weight.shape[2:]),
-                           flat_bias, self.stride, self.padding, self.dilation, self.groups * n)
+            out = F.conv2d(x, weight, bias, self.stride, self.padding, self.dilation, self.groups * n)
         return out.reshape(n, self.out_channels, out.shape[2], out.shape[3])
 
     def _branches(self, x: torch.Tensor, pi: torch.Tensor) -> torch.Tensor:
