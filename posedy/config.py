@@ -105,6 +105,10 @@ class ModelConfig:
     # Softmax temperature the dynamic layers start with (the paper's pose setting is 30).
     temperature: float = 30.0
     attention: str = "softmax"
+    # How each dynamic layer's K kernels start: "independent" (each drawn on its own, like a
+    # static kernel) or "copies" (kernels 1..K-1 copies of kernel 0:
+    # posedy.layers.dynamic_conv.copy_first_kernel).
+    kernel_init: str = "independent"
 
     def validate(self, path: str) -> None:
         self.backbone.validate(f"{path}.backbone")
@@ -113,6 +117,7 @@ class ModelConfig:
         if self.temperature <= 0:
             raise ConfigError(f"{path}.temperature: must be positive, got {self.temperature}")
         _choice(f"{path}.attention", self.attention, ("softmax", "sigmoid"))
+        _choice(f"{path}.kernel_init", self.kernel_init, ("independent", "copies"))
 
 
 @dataclass(frozen=True)

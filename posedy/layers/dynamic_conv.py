@@ -343,6 +343,25 @@ def dynamic_layers(module: nn.Module):
     return [m for _, m in named_dynamic_layers(module)]
 
 
+@torch.no_grad()
+def copy_first_kernel(module: nn.Module) -> int:
+    """Make kernels 1..K-1 of every dynamic layer of ``module`` copies of kernel 0 (weight and
+    bias), in place; returns how many layers were set.
+
+    With independently drawn kernels, near-uniform attention (tau = 30) passes the same gradient
+    to every kernel, so their differences stay those of the initialisation until the attention
+    sharpens, and the average kernel starts at 1 / sqrt(K) of a static kernel's scale. Copies
+    start the network as its static twin; kernels then differ only as far as the attention
+    weights their gradients differently (as MoE "upcycling" starts experts from one dense layer).
+    """
+    layers = dynamic_layers(module)
+    for layer in layers:
+        layer.weight[1:] = layer.weight[:1]
+        if layer.bias is not None:
+            layer.bias[1:] = layer.bias[:1]
+    return len(layers)
+
+
 def set_temperature(module: nn.Module, tau: float) -> int:
     """Set tau on every dynamic layer of ``module``; returns how many layers were set."""
     layers = dynamic_layers(module)

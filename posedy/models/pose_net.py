@@ -4,6 +4,7 @@ from torch import nn
 
 from posedy import architectures
 from posedy.config import BackboneConfig, ConfigError, HeadConfig, ModelConfig
+from posedy.layers.dynamic_conv import copy_first_kernel
 
 from . import backbones, heads  # noqa: F401  (registers the backbones and heads)
 from .registry import BACKBONES, HEADS, architecture_options
@@ -60,4 +61,7 @@ def build_pose_model(cfg: ModelConfig) -> PoseNet:
     backbone = build_backbone(cfg.backbone, temperature=cfg.temperature, attention=cfg.attention)
     head = build_head(cfg.head, backbone.out_channels, cfg.num_joints, temperature=cfg.temperature,
                       attention=cfg.attention)
-    return PoseNet(backbone, head)
+    model = PoseNet(backbone, head)
+    if cfg.kernel_init == "copies":
+        copy_first_kernel(model)
+    return model

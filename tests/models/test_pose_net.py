@@ -94,3 +94,38 @@ def test_model_settings_that_do_not_apply_fail_at_load(backbone, head, message):
     from posedy.config import config_from_dict
     with pytest.raises(ConfigError, match=message):
         config_from_dict({"model": {"backbone": backbone, "head": head}})
+
+
+def test_kernel_init_copies_starts_the_dynamic_network_as_its_static_twin():
+    """``model.kernel_init: copies``: every dynamic layer's K kernels equal its first, which is
+    what the independent initialisation drew for it (the rest of the model is unchanged), so with
+    any attention the network computes what the static network with those kernels computes."""
+    def build(kernel_init, dynamic=True):
+        torch.manual_seed(0)
+        cfg = ModelConfig(BackboneConfig("mobilenet_v2", width_mult=0.5, dynamic=dynamic),
+                          HeadConfig("upsample_bneck", dynamic=dynamic, width_mult=0.25), num_joints=3,
+                          kernel_init=kernel_init)
+        return build_pose_model(cfg).eval()
+
+    independent, copies = build("independent"), build("copies")
+    layers = [m for m in copies.modules() if isinstance(m, DynamicConv2d)]
+    assert layers
+    for m in layers:
+        assert torch.equal(m.weight, m.weight[:1].expand_as(m.weight))
+        assert torch.equal(m.bias, m.bias[:1].expand_as(m.bias)) if m.bias is not None else True
+    first = {name: p[0] for name, p in independent.named_parameters() if p.dim() == 5}
+    for name, p in copies.named_parameters():
+        assert torch.equal(p[0], first[name]) if p.dim() == 5 else torch.equal(p, dict(independent.named_parameters())[name])
+    x = torch.randn(2, 3, 64, 48)
+    ref = copies(x)
+    for m in layers:
+        m.set_mode("shuffle_kernels", torch.Generator().manual_seed(1))
+    assert torch.allclose(copies(x), ref, atol=1e-5)
+    # A static model has no kernels to copy: the option changes nothing.
+    assert all(torch.equal(a, b) for a, b in zip(build("independent", False).state_dict().values(),
+                                                 build("copies", False).state_dict().values()))
+
+
+def test_kernel_init_must_be_a_known_name():
+    with pytest.raises(ConfigError, match="kernel_init.*independent, copies"):
+        ModelConfig(BackboneConfig("mobilenet_v2"), HeadConfig("upsample_bneck"), kernel_init="same").validate("model")
