@@ -112,10 +112,15 @@ def test_kernel_init_copies_starts_the_dynamic_network_as_its_static_twin():
     assert layers
     for m in layers:
         assert torch.equal(m.weight, m.weight[:1].expand_as(m.weight))
-        assert torch.equal(m.bias, m.bias[:1].expand_as(m.bias)) if m.bias is not None else True
-    first = {name: p[0] for name, p in independent.named_parameters() if p.dim() == 5}
+        if m.bias is not None:
+            assert torch.equal(m.bias, m.bias[:1].expand_as(m.bias))
+    drawn = dict(independent.named_parameters())
     for name, p in copies.named_parameters():
-        assert torch.equal(p[0], first[name]) if p.dim() == 5 else torch.equal(p, dict(independent.named_parameters())[name])
+        # Kernel banks are (K, C_out, C_in / groups, kh, kw): only their first kernel is as drawn.
+        if p.dim() == 5:
+            assert torch.equal(p[0], drawn[name][0]), name
+        else:
+            assert torch.equal(p, drawn[name]), name
     x = torch.randn(2, 3, 64, 48)
     ref = copies(x)
     for m in layers:
